@@ -1,0 +1,45 @@
+"""The FastAPI application: routes, error mapping, request ids, body-size limit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from api import errors
+from api.routes import jobs, meta
+from schemas.config import get_settings
+from scripts.logs import configure_logging
+
+
+def create_app() -> FastAPI:
+    """Build the API."""
+    settings = get_settings()
+    configure_logging(settings)
+    app = FastAPI(
+        title="docqueue",
+        version="0.1.0",
+        description="Batch structured extraction from documents with LLMs.",
+    )
+    errors.install(app)
+    app.include_router(meta.router)
+    app.include_router(jobs.router)
+    limit = settings.app.limits.max_request_bytes
+
+    @app.middleware("http")
+    async def _context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return errors.too_large(limit)
+        response = await call_next(request)
+        response.headers["x-request-id"] = request_id
+        return response
+
+    return app

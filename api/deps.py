@@ -1,0 +1,43 @@
+"""FastAPI dependencies: settings, a database session, and the authenticated tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Header
+from sqlalchemy.orm import Session
+
+from schemas.config import Settings, get_settings
+from storage.db import session_scope
+from storage.errors import AuthError
+from storage.models import Tenant
+from storage.tenants import authenticate
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _session() -> Iterator[Session]:
+    with session_scope() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+
+
+def _tenant(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Tenant:
+    if not authorization:
+        raise AuthError("is missing: send 'Authorization: Bearer <api key>'")
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthError("is malformed: use 'Authorization: Bearer <api key>'")
+    tenant = authenticate(session=session, api_key=key.strip())
+    structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id))
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(_tenant)]

@@ -1,0 +1,129 @@
+"""/v1/jobs: submit, read, list, retry."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy import select
+
+from api.deps import SessionDep, SettingsDep, TenantDep
+from api.errors import ApiError
+from api.intake import decode, prepare, request_hash
+from api.views import job_out
+from schemas.api import JobCreate, JobOut, JobPage
+from schemas.jobs import ErrorType, JobStatus
+from storage import jobs as job_store
+from storage.models import Job
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=202, response_model=JobOut, response_model_by_alias=True)
+def create_job(
+    body: JobCreate,
+    response: Response,
+    session: SessionDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JobOut:
+    """Queue one document for extraction (202), or replay an idempotent request (200)."""
+    config = settings.app
+    source = decode(
+        text=body.text,
+        content_base64=body.content_base64,
+        max_bytes=config.limits.max_document_bytes,
+    )
+    prep = prepare(
+        schema_name=body.schema_name,
+        tier=body.tier,
+        source=source,
+        filename=body.filename,
+        config=config,
+    )
+    digest = None
+    if prep.text is not None:
+        digest = job_store.put_document(
+            session=session, text_=prep.text, kind=prep.kind, tokens=prep.tokens
+        )
+    invalid = prep.invalid
+    job, created = job_store.create_job(
+        session=session,
+        new=job_store.NewJob(
+            tenant_id=tenant.id,
+            schema_name=prep.spec.name,
+            schema_version=prep.spec.version,
+            prompt_version=prep.spec.prompt.version,
+            tier=prep.tier,
+            tier_reason=prep.tier_reason,
+            document_sha256=digest,
+            filename=body.filename,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash(body.model_dump(mode="json")) if idempotency_key else None,
+            reuse=body.reuse,
+            meta=body.metadata,
+            webhook_url=body.webhook_url,
+            status=JobStatus.FAILED if invalid else JobStatus.QUEUED,
+            error_type=ErrorType.DOCUMENT_INVALID if invalid else None,
+            error_message=str(invalid) if invalid else None,
+        ),
+    )
+    if not created:
+        response.status_code = 200
+    return job_out(job)
+
+
+@router.get("/{job_id}", response_model=JobOut, response_model_by_alias=True)
+def read_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
+    """One of the tenant's jobs; any other id is 404."""
+    return job_out(job_store.get_job(session=session, tenant_id=tenant.id, job_id=job_id))
+
+
+@router.post("/{job_id}/retry", response_model=JobOut, response_model_by_alias=True)
+def retry_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
+    """Requeue a failed or cancelled job (e.g. after raising the budget)."""
+    return job_out(job_store.retry(session=session, tenant_id=tenant.id, job_id=job_id))
+
+
+def _cursor(created_at: dt.datetime, job_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(job_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _uncursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        created, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return dt.datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise ApiError(422, "invalid_cursor", "cursor is not one this API issued") from exc
+
+
+@router.get("", response_model=JobPage, response_model_by_alias=True)
+def list_jobs(
+    session: SessionDep,
+    tenant: TenantDep,
+    batch_id: uuid.UUID | None = None,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobPage:
+    """The tenant's jobs, oldest first, with keyset pagination on (created_at, id)."""
+    stmt = select(Job).where(Job.tenant_id == tenant.id)
+    if batch_id is not None:
+        stmt = stmt.where(Job.batch_id == batch_id)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    if cursor:
+        created, ident = _uncursor(cursor)
+        stmt = stmt.where((Job.created_at, Job.id) > (created, ident))  # type: ignore[operator]
+    rows = session.scalars(stmt.order_by(Job.created_at, Job.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    page = rows[:limit]
+    nxt = _cursor(page[-1].created_at, page[-1].id) if more and page else None
+    return JobPage(items=[job_out(j) for j in page], next_cursor=nxt)

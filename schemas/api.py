@@ -1,0 +1,90 @@
+"""Request and response models of the HTTP API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TierChoice = Literal["auto", "low", "medium", "high"]
+
+
+class JobCreate(BaseModel):
+    """POST /v1/jobs body: exactly one of `text` or `content_base64`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    schema_name: str = Field(alias="schema", min_length=1, max_length=64)
+    text: str | None = None
+    content_base64: str | None = None
+    filename: str | None = Field(default=None, max_length=512)
+    tier: TierChoice = "auto"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    reuse: bool = False
+    webhook_url: str | None = Field(default=None, max_length=2048)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobCreate:
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError("give exactly one of `text` or `content_base64`")
+        return self
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+
+
+class ErrorInfo(BaseModel):
+    type: str
+    message: str
+
+
+class JobOut(BaseModel):
+    """A job as GET /v1/jobs/{id} reports it."""
+
+    id: uuid.UUID
+    status: str
+    tier: str
+    tier_reason: str
+    schema_name: str = Field(serialization_alias="schema")
+    schema_version: str
+    prompt_version: str
+    model: str | None
+    attempts: int
+    chunks: int | None
+    cache_hit: bool
+    result: dict[str, Any] | None
+    error: ErrorInfo | None
+    usage: Usage
+    metadata: dict[str, Any]
+    filename: str | None
+    batch_id: uuid.UUID | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class JobPage(BaseModel):
+    """One page of GET /v1/jobs."""
+
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class SchemaOut(BaseModel):
+    name: str
+    version: str
+    prompt_version: str
+    description: str
+    json_schema: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: {"error": {"type", "message"}}."""
+
+    error: ErrorInfo

@@ -1,0 +1,193 @@
+"""Typed settings: environment (pydantic-settings) plus the TOML file DOCQUEUE_CONFIG names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG = Path(__file__).with_name("docqueue.toml")
+Tier = Literal["low", "medium", "high"]
+TIERS: tuple[Tier, ...] = ("low", "medium", "high")
+
+
+class Price(BaseModel):
+    """A model's list price in USD per million tokens, valid from `effective`."""
+
+    effective: dt.date
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float
+
+
+class ModelConfig(BaseModel):
+    """One model: its provider, caps and price history."""
+
+    provider: Literal["openai", "anthropic"]
+    concurrency: int = Field(gt=0)
+    tokens_per_minute: int = Field(gt=0)
+    context_tokens: int = Field(gt=0)
+    chunk_tokens: int = Field(gt=0)
+    prices: list[Price] = Field(min_length=1)
+
+    def price_on(self, day: dt.date) -> Price:
+        """Return the price in force on `day` (the earliest one if `day` predates all)."""
+        ordered = sorted(self.prices, key=lambda p: p.effective)
+        current = ordered[0]
+        for price in ordered:
+            if price.effective <= day:
+                current = price
+        return current
+
+
+class TierConfig(BaseModel):
+    """A complexity tier: its ordered fallback chain and re-ask limit."""
+
+    models: list[str] = Field(min_length=1)
+    max_reasks: int = Field(ge=0)
+    max_output_tokens: int = Field(gt=0)
+
+
+class Limits(BaseModel):
+    max_document_bytes: int
+    max_text_chars: int
+    max_request_bytes: int
+
+
+class RouterConfig(BaseModel):
+    low_max_tokens: int
+    low_max_schema_fields: int
+    low_max_schema_depth: int
+    high_min_tokens: int
+    high_min_schema_fields: int
+    high_min_schema_depth: int
+    chunked_is_high: bool
+
+
+class RetryConfig(BaseModel):
+    max_attempts: int = Field(gt=0)
+    base_delay_s: float = Field(ge=0)
+    max_delay_s: float = Field(ge=0)
+    max_wall_s: float = Field(gt=0)
+
+
+class BreakerConfig(BaseModel):
+    failure_threshold: int = Field(gt=0)
+    error_rate: float = Field(gt=0, le=1)
+    window_s: int = Field(gt=0)
+    min_calls: int = Field(gt=0)
+    cooldown_s: float = Field(gt=0)
+
+
+class SemaphoreConfig(BaseModel):
+    lease_ttl_s: float = Field(gt=0)
+    heartbeat_s: float = Field(gt=0)
+
+
+class TenantDefaults(BaseModel):
+    default_concurrency: int = Field(gt=0)
+    default_monthly_budget_usd: float = Field(ge=0)
+
+
+class DispatchConfig(BaseModel):
+    poll_interval_s: float = Field(gt=0)
+    max_outstanding: int = Field(gt=0)
+    stuck_queued_s: float = Field(gt=0)
+    requeue_running_grace_s: float = Field(ge=0)
+
+
+class CeleryConfig(BaseModel):
+    worker_concurrency: int = Field(gt=0)
+    soft_time_limit_s: int = Field(gt=0)
+    time_limit_s: int = Field(gt=0)
+    visibility_timeout_s: int = Field(gt=0)
+    sdk_timeout_s: float = Field(gt=0)
+    sdk_connect_timeout_s: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _limits_nest(self) -> CeleryConfig:
+        if not self.sdk_timeout_s < self.soft_time_limit_s < self.time_limit_s:
+            raise ValueError("need sdk_timeout_s < soft_time_limit_s < time_limit_s")
+        if self.visibility_timeout_s <= self.time_limit_s:
+            raise ValueError("visibility_timeout_s must exceed time_limit_s")
+        return self
+
+
+class ChunkingConfig(BaseModel):
+    overlap_chars: int = Field(ge=0)
+
+
+class AppConfig(BaseModel):
+    """Everything in the TOML file."""
+
+    limits: Limits
+    router: RouterConfig
+    retry: RetryConfig
+    breaker: BreakerConfig
+    semaphore: SemaphoreConfig
+    tenants: TenantDefaults
+    dispatch: DispatchConfig
+    celery: CeleryConfig
+    chunking: ChunkingConfig
+    tiers: dict[Tier, TierConfig]
+    models: dict[str, ModelConfig]
+
+    @model_validator(mode="after")
+    def _chains_name_known_models(self) -> AppConfig:
+        missing = {t for t in TIERS if t not in self.tiers}
+        if missing:
+            raise ValueError(f"tiers missing: {sorted(missing)}")
+        for tier, cfg in self.tiers.items():
+            unknown = [m for m in cfg.models if m not in self.models]
+            if unknown:
+                raise ValueError(f"tier {tier} names unknown models {unknown}")
+        return self
+
+
+def load_config(path: Path) -> AppConfig:
+    """Parse and validate a docqueue TOML file."""
+    with path.open("rb") as fh:
+        return AppConfig.model_validate(tomllib.load(fh))
+
+
+class Settings(BaseSettings):
+    """Process settings, read once from the environment (and `.env`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "postgresql+psycopg://docqueue@127.0.0.1:54329/docqueue"
+    redis_url: str = "redis://127.0.0.1:63799/0"
+    openai_api_key: str = "sk-sim"
+    openai_base_url: str | None = None
+    anthropic_api_key: str = "sk-ant-sim"
+    anthropic_base_url: str | None = None
+    docqueue_config: Path = DEFAULT_CONFIG
+    log_level: str = "INFO"
+    log_json: bool = True
+    flower_basic_auth: str = "admin:docqueue"
+    metrics_port: int | None = None
+    webhook_allow_private: bool = False
+    api_rate_per_s: float = 200.0
+    api_burst: int = 400
+    worker_name: str = "worker"
+
+    @property
+    def app(self) -> AppConfig:
+        """The parsed TOML configuration (cached per path)."""
+        return _load_cached(self.docqueue_config)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path) -> AppConfig:
+    return load_config(path)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache after changing the environment)."""
+    return Settings()

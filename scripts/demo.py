@@ -1,0 +1,193 @@
+"""`make demo`: bring up the whole stack in .run/ and push the bundled samples through it.
+
+`make down` (python -m scripts.demo down) stops everything this started.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scripts.services import PostgresServer, RedisServer
+from scripts.stack import Stack
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = REPO / ".run"
+SAMPLES = Path(__file__).with_name("samples")
+PG_PORT, REDIS_PORT, API_PORT, SIM_PORT, FLOWER_PORT = 54329, 63799, 8000, 8900, 5555
+console = Console()
+
+
+def _schema_for(path: Path) -> str:
+    for prefix in ("invoice", "contract", "resume"):
+        if path.name.startswith(prefix):
+            return prefix
+    return "document_summary"
+
+
+def _env(*, real_providers: bool) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": f"postgresql+psycopg://docqueue@127.0.0.1:{PG_PORT}/docqueue",
+        "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+        "LOG_JSON": "true",
+    }
+    if not real_providers:
+        env |= {
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{SIM_PORT}/v1",
+            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{SIM_PORT}",
+            "OPENAI_API_KEY": "sk-sim",
+            "ANTHROPIC_API_KEY": "sk-ant-sim",
+        }
+    return env
+
+
+def _tenant_key(env: dict[str, str]) -> str:
+    saved = RUN / "demo-tenant.json"
+    if saved.exists():
+        return str(json.loads(saved.read_text())["api_key"])
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.cli",
+            "tenant",
+            "create",
+            f"demo-{int(time.time())}",
+            "--budget-usd",
+            "50",
+            "--json",
+        ],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    saved.write_text(out)
+    return str(json.loads(out)["api_key"])
+
+
+def up() -> None:
+    """Start services and processes, submit the samples, print the summary."""
+    real = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY"))
+    RUN.mkdir(exist_ok=True)
+    with console.status("starting Postgres and Redis in .run/"):
+        PostgresServer(data_dir=RUN / "pg", port=PG_PORT).start()
+        RedisServer(data_dir=RUN / "redis", port=REDIS_PORT).start()
+    env = _env(real_providers=real)
+    os.environ.update(env)
+    subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "db", "upgrade"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    down_processes()
+    stack = Stack(run_dir=RUN / "logs", env=env)
+    with console.status("starting simulator, API, tier workers, scheduler and Flower"):
+        if not real:
+            stack.simulator(port=SIM_PORT, latency_ms=300)
+        api = stack.api(port=API_PORT)
+        for tier in ("low", "medium", "high"):
+            stack.worker(name=f"worker_{tier}", tiers=tier, concurrency=8)
+        stack.scheduler()
+        flower = stack.flower(port=FLOWER_PORT, basic_auth="admin:docqueue")
+    (RUN / "pids.json").write_text(json.dumps({n: p.pid for n, p in stack.procs.items()}))
+    key = _tenant_key(env)
+    console.print(
+        f"providers: {'real' if real else 'simulator'}; API {api}/docs; "
+        f"Flower {flower} (admin:docqueue)"
+    )
+    _submit_and_watch(api, key)
+    console.print("\nThe stack stays up. Explore the API docs and Flower; `make down` stops it.")
+
+
+def _submit_and_watch(api: str, key: str) -> None:
+    files = sorted(p for p in SAMPLES.iterdir() if p.is_file())
+    client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    ids: dict[str, str] = {}
+    for path in files:
+        resp = client.post(
+            "/v1/jobs",
+            json={
+                "schema": _schema_for(path),
+                "filename": path.name,
+                "content_base64": base64.b64encode(path.read_bytes()).decode(),
+            },
+        )
+        resp.raise_for_status()
+        ids[path.name] = resp.json()["id"]
+    jobs: dict[str, dict[str, object]] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("extracting", total=len(ids))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for name, job_id in ids.items():
+                jobs[name] = client.get(f"/v1/jobs/{job_id}").json()
+            done = sum(j["status"] in ("succeeded", "failed", "cancelled") for j in jobs.values())
+            progress.update(task, completed=done)
+            if done == len(ids):
+                break
+            time.sleep(0.5)
+    table = Table(title="docqueue demo results")
+    for col in ("document", "status", "tier", "model", "cost (USD)", "error"):
+        table.add_column(col)
+    for name, job in jobs.items():
+        usage = job.get("usage") or {}
+        error = job.get("error") or {}
+        table.add_row(
+            name,
+            str(job["status"]),
+            str(job["tier"]),
+            str(job.get("model") or "-"),
+            str(usage.get("cost_usd", "-")),  # type: ignore[union-attr]
+            str(error.get("type", "")),
+        )  # type: ignore[union-attr]
+    console.print(table)
+
+
+def down_processes() -> None:
+    """Stop the processes a previous `up` started."""
+    pids = RUN / "pids.json"
+    if not pids.exists():
+        return
+    for pid in json.loads(pids.read_text()).values():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            continue
+    time.sleep(1.0)
+    for pid in json.loads(pids.read_text()).values():
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+    pids.unlink()
+
+
+def down() -> None:
+    """Stop everything `up` started, services included."""
+    down_processes()
+    RedisServer(data_dir=RUN / "redis", port=REDIS_PORT).stop()
+    PostgresServer(data_dir=RUN / "pg", port=PG_PORT).stop()
+    console.print("stopped")
+
+
+if __name__ == "__main__":
+    down() if sys.argv[1:] == ["down"] else up()

@@ -1,0 +1,56 @@
+"""structlog setup shared by every process: JSON lines, contextvars, PII redaction."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from schemas.config import Settings
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
+# Keys that may never reach a log line, whatever a caller binds.
+_FORBIDDEN = frozenset({"text", "content", "content_base64", "document", "api_key"})
+
+
+def redact(value: str) -> str:
+    """Mask emails and phone numbers in free text."""
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", value))
+
+
+def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key in _FORBIDDEN:
+            event[key] = "[omitted]"
+        elif isinstance(event[key], str) and key not in ("timestamp", "level"):
+            event[key] = redact(event[key])
+    return event
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route structlog and stdlib logging to JSON on stderr."""
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.log_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _scrub,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)

@@ -1,0 +1,187 @@
+"""OpenAI Chat Completions wire format: request parsing and checks, answers, errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from scripts.simulator.answers import schema_from_text
+from scripts.simulator.calls import (
+    Answer,
+    Call,
+    WireError,
+    content_texts,
+    new_id,
+    require_messages,
+    require_model,
+    seed_text,
+)
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+# OpenAI's error `type` and `code` for each status it uses.
+ERROR_KINDS: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    409: ("invalid_request_error", None),
+    422: ("invalid_request_error", None),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    502: ("server_error", None),
+    503: ("server_error", None),
+}
+ERROR_MESSAGES = {
+    429: "Rate limit reached for requests (simulated). Please try again shortly.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    503: "The engine is currently overloaded, please try again later.",
+}
+
+
+def parse(body: dict[str, Any]) -> Call:
+    """Check a chat.completions body like the API does and reduce it to a Call."""
+    model = require_model(body, "you must provide a model parameter")
+    messages = require_messages(body, "[] is too short - 'messages'")
+    if body.get("stream"):
+        raise WireError(400, "stream=true is not supported by the simulator", "stream")
+    _check_tool_sequence(messages)
+
+    texts: list[str] = []
+    document: list[str] = []
+    system: list[str] = []
+    first_user: list[str] | None = None
+    for msg in messages:
+        role = msg.get("role")
+        pieces = content_texts(msg.get("content"))
+        for call in msg.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                pieces.append(str(call["function"].get("arguments", "")))
+        texts.extend(pieces)
+        if role != "assistant":
+            document.extend(pieces)
+        if role in ("system", "developer"):
+            system.extend(pieces)
+        elif role == "user" and first_user is None:
+            first_user = pieces
+    prompt = "\n".join([*system, *(first_user or [])])
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+    schema, tool_name = _target(tools, body.get("tool_choice"), fmt or {}, prompt)
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    return Call(
+        model=model,
+        texts=texts,
+        schema_objs=[*tools, fmt.get("json_schema") if fmt else None],
+        document="\n".join(document),
+        seed_text=seed_text("\n".join(first_user or []), "\n".join(system)),
+        schema=schema,
+        tool_name=tool_name,
+        first_turn=not any(m.get("role") == "assistant" for m in messages),
+        max_tokens=limit if isinstance(limit, int) and limit > 0 else None,
+    )
+
+
+def _check_tool_sequence(messages: list[dict[str, Any]]) -> None:
+    """Every assistant tool call needs a tool message; every tool message needs a call."""
+    pending: dict[str, int] = {}
+    open_calls: set[str] = set()
+    for i, msg in enumerate(messages):
+        role = msg.get("role")
+        if role not in ROLES:
+            raise WireError(400, f"Invalid value: '{role}'. Supported values are: "
+                            "'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
+                            f"messages[{i}].role")
+        if role == "tool":
+            call_id = msg.get("tool_call_id")
+            if call_id not in open_calls:
+                raise WireError(400, "Invalid parameter: messages with role 'tool' must be a "
+                                "response to a preceeding message with 'tool_calls'.",
+                                f"messages.[{i}].role")
+            pending.pop(str(call_id), None)
+            continue
+        if pending:
+            break
+        open_calls = set()
+        if role == "assistant":
+            for call in msg.get("tool_calls") or []:
+                if isinstance(call, dict) and isinstance(call.get("id"), str):
+                    pending[call["id"]] = i
+                    open_calls.add(call["id"])
+    if pending:
+        ids = ", ".join(pending)
+        raise WireError(400, "An assistant message with 'tool_calls' must be followed by tool "
+                        "messages responding to each 'tool_call_id'. The following "
+                        f"tool_call_ids did not have response messages: {ids}",
+                        f"messages.[{min(pending.values())}].role")
+
+
+def _target(
+    tools: list[dict[str, Any]], choice: Any, fmt: dict[str, Any], prompt: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The schema to answer and, in tools mode, the tool to call."""
+    functions = {
+        str(t["function"].get("name")): t["function"]
+        for t in tools
+        if isinstance(t.get("function"), dict)
+    }
+    if functions and choice != "none":
+        name = next(iter(functions))
+        if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+            name = str(choice["function"].get("name"))
+            if name not in functions:
+                raise WireError(400, f"Invalid value for 'tool_choice': function '{name}' "
+                                "not found in 'tools'.", "tool_choice")
+        params = functions[name].get("parameters")
+        return (params if isinstance(params, dict) else {"type": "object"}), name
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return (schema if isinstance(schema, dict) else {"type": "object"}), None
+    found = schema_from_text(prompt)
+    if fmt.get("type") == "json_object":
+        return found or {"type": "object"}, None
+    return found, None
+
+
+def render(call: Call, answer: Answer) -> Any:
+    """A chat.completion object carrying the answer text as tool arguments or as the content."""
+    in_tokens, out_tokens, text = answer.input_tokens, answer.output_tokens, answer.text
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None,
+                               "annotations": []}
+    if call.tool_name is not None:
+        message["tool_calls"] = [{
+            "id": new_id("call_"),
+            "type": "function",
+            "function": {"name": call.tool_name, "arguments": text},
+        }]
+        finish = "tool_calls"
+    else:
+        message["content"] = text
+        finish = "stop"
+    return {
+        "id": new_id("chatcmpl-", 29),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": call.model,
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": "length" if answer.truncated else finish}],
+        "usage": {
+            "prompt_tokens": in_tokens,
+            "completion_tokens": out_tokens,
+            "total_tokens": in_tokens + out_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0},
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_simulator",
+    }
+
+
+def error_body(status: int, message: str | None = None, param: str | None = None) -> Any:
+    """OpenAI's error envelope: {"error": {message, type, param, code}}."""
+    kind, code = ERROR_KINDS.get(status, ("server_error" if status >= 500 else
+                                          "invalid_request_error", None))
+    text = message or ERROR_MESSAGES.get(status, f"Simulated error (status {status}).")
+    return {"error": {"message": text, "type": kind, "param": param, "code": code}}

@@ -1,0 +1,164 @@
+"""Start and stop docqueue's processes (simulator, API, workers, scheduler, Flower).
+
+Shared by `make demo`, the end-to-end tests and the benchmark, so all three run the
+same commands the Procfile names.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+PY = sys.executable
+
+
+@dataclass
+class Stack:
+    """A set of named child processes sharing one environment."""
+
+    run_dir: Path
+    env: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.run_dir / f"{name}.log").open("ab")
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs[name] = proc
+        return proc
+
+    def simulator(self, *, port: int, latency_ms: int = 0) -> str:
+        """Start the provider simulator; returns its base URL."""
+        self._spawn(
+            "simulator",
+            [PY, "-m", "scripts.simulator", "--port", str(port), "--latency-ms", str(latency_ms)],
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/sim/stats", proc=self.procs["simulator"])
+        return url
+
+    def api(self, *, port: int) -> str:
+        """Start the API; returns its base URL."""
+        self._spawn(
+            "api",
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/health", proc=self.procs["api"])
+        return url
+
+    def worker(self, *, name: str, tiers: str = "low,medium,high", concurrency: int = 16) -> None:
+        """Start a Celery worker for the tiers."""
+        self._spawn(
+            name,
+            [
+                PY,
+                "-m",
+                "scripts.cli",
+                "worker",
+                "--tier",
+                tiers,
+                "--concurrency",
+                str(concurrency),
+                "--name",
+                name,
+            ],
+        )
+
+    def scheduler(self) -> None:
+        """Start the dispatcher/reconciler."""
+        self._spawn("scheduler", [PY, "-m", "scripts.cli", "scheduler"])
+
+    def flower(self, *, port: int, basic_auth: str) -> str:
+        """Start Flower against the broker; returns its URL."""
+        self._spawn(
+            "flower",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "tasks.celery_app:app",
+                "flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+                f"--basic-auth={basic_auth}",
+            ],
+        )
+        url = f"http://127.0.0.1:{port}"
+        user, _, password = basic_auth.partition(":")
+        wait_http(f"{url}/healthcheck", proc=self.procs["flower"], auth=(user, password))
+        return url
+
+    def signal(self, name: str, sig: int) -> None:
+        """Send a signal to one process (SIGKILL, SIGSTOP, SIGCONT, SIGTERM)."""
+        os.kill(self.procs[name].pid, sig)
+
+    def stop(self, name: str, timeout: float = 20.0) -> int | None:
+        """SIGTERM then wait (SIGKILL after `timeout`); returns the exit code."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return None if proc is None else proc.returncode
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return proc.wait(timeout=5)
+
+    def stop_all(self) -> None:
+        """Stop every process, workers first."""
+        for name in sorted(self.procs, key=lambda n: n in ("simulator", "api")):
+            self.stop(name)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """The end of a process's log, for failure messages."""
+        path = self.run_dir / f"{name}.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
+
+
+def wait_http(
+    url: str,
+    *,
+    proc: subprocess.Popen[bytes] | None = None,
+    timeout: float = 30.0,
+    auth: tuple[str, str] | None = None,
+) -> None:
+    """Poll `url` until it answers, failing fast if `proc` dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0, auth=auth).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")

@@ -1,0 +1,268 @@
+"""Job verbs: create, read, claim, renew, finish (fenced), requeue, retry, cancel, list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from schemas.jobs import JobStatus
+from storage.errors import IdempotencyConflict, InvalidState, NotFound
+from storage.models import Document, Job, LlmCall
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Everything needed to insert one job."""
+
+    tenant_id: uuid.UUID
+    schema_name: str
+    schema_version: str
+    prompt_version: str
+    tier: str
+    tier_reason: str
+    document_sha256: str | None
+    filename: str | None = None
+    batch_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    reuse: bool = False
+    meta: dict[str, Any] | None = None
+    webhook_url: str | None = None
+    status: JobStatus = JobStatus.QUEUED
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+def text_sha256(text_: str) -> str:
+    """The content hash a document's text is stored under."""
+    return hashlib.sha256(text_.encode()).hexdigest()
+
+
+def put_document(*, session: Session, text_: str, kind: str, tokens: int) -> str:
+    """Store the text once (no-op if present) and return its hash."""
+    digest = text_sha256(text_)
+    session.execute(
+        insert(Document)
+        .values(sha256=digest, text=text_, chars=len(text_), tokens=tokens, kind=kind)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    return digest
+
+
+def get_document_text(*, session: Session, sha256: str) -> str:
+    """The stored text for a content hash."""
+    found = session.scalar(select(Document.text).where(Document.sha256 == sha256))
+    if found is None:
+        raise NotFound("document", sha256)
+    return found
+
+
+def _values(new: NewJob) -> dict[str, Any]:
+    finished = dt.datetime.now(dt.UTC) if new.status != JobStatus.QUEUED else None
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": new.tenant_id,
+        "batch_id": new.batch_id,
+        "idempotency_key": new.idempotency_key,
+        "request_hash": new.request_hash,
+        "document_sha256": new.document_sha256,
+        "filename": new.filename,
+        "schema_name": new.schema_name,
+        "schema_version": new.schema_version,
+        "prompt_version": new.prompt_version,
+        "tier": new.tier,
+        "tier_reason": new.tier_reason,
+        "status": str(new.status),
+        "reuse": new.reuse,
+        "meta": new.meta or {},
+        "webhook_url": new.webhook_url,
+        "error_type": new.error_type,
+        "error_message": new.error_message,
+        "finished_at": finished,
+        "attempts": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": Decimal(0),
+        "cache_hit": False,
+    }
+
+
+def create_job(*, session: Session, new: NewJob) -> tuple[Job, bool]:
+    """Insert a job; with an idempotency key, return the original instead (created=False).
+
+    The unique constraint makes concurrent duplicates collapse into one row.
+    """
+    stmt = insert(Job).values(**_values(new))
+    if new.idempotency_key is not None:
+        stmt = stmt.on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
+    job_id = session.execute(stmt.returning(Job.id)).scalar()
+    if job_id is not None:
+        session.execute(text("NOTIFY docqueue_jobs"))
+        return _get(session, job_id), True
+    existing = session.scalar(
+        select(Job).where(
+            Job.tenant_id == new.tenant_id, Job.idempotency_key == new.idempotency_key
+        )
+    )
+    if existing is None:  # pragma: no cover - the conflicting row was deleted mid-flight
+        raise InvalidState("idempotent job vanished; retry the request")
+    if existing.request_hash != new.request_hash:
+        raise IdempotencyConflict(new.idempotency_key or "")
+    return existing, False
+
+
+def create_jobs(*, session: Session, rows: list[NewJob]) -> int:
+    """Bulk-insert jobs (one multi-row INSERT); rows whose key exists are skipped."""
+    if not rows:
+        return 0
+    stmt = insert(Job).values([_values(r) for r in rows])
+    stmt = stmt.on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
+    inserted = session.execute(stmt.returning(Job.id)).all()
+    session.execute(text("NOTIFY docqueue_jobs"))
+    return len(inserted)
+
+
+def _get(session: Session, job_id: uuid.UUID) -> Job:
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        raise NotFound("job", job_id)
+    return job
+
+
+def get_job(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
+    """A tenant's job; another tenant's id is NotFound."""
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
+    if job is None:
+        raise NotFound("job", job_id)
+    return job
+
+
+def load_job(*, session: Session, job_id: uuid.UUID) -> Job | None:
+    """A job by id, for workers (no tenant scope)."""
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def claim(*, session: Session, job_id: uuid.UUID, worker: str, lease_s: float) -> Job | None:
+    """Atomically move a queued job (or a running one whose lease expired) to running.
+
+    Returns None when another worker holds it or it is finished: a duplicate delivery is a
+    no-op. The incremented `attempts` is the fence every later write must present.
+    """
+    now = func.now()
+    lease = now + dt.timedelta(seconds=lease_s)
+    job_id_claimed = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            (Job.status == JobStatus.QUEUED)
+            | ((Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now)),
+        )
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            worker=worker,
+            started_at=func.coalesce(Job.started_at, now),
+            lease_expires_at=lease,
+        )
+        .returning(Job.id)
+    ).scalar()
+    return None if job_id_claimed is None else _get(session, job_id_claimed)
+
+
+def renew_lease(*, session: Session, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool:
+    """Extend the lease of the running attempt; False if the attempt was fenced out."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .values(lease_expires_at=func.now() + dt.timedelta(seconds=lease_s))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _usage_totals(session: Session, job_id: uuid.UUID) -> dict[str, Any]:
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(LlmCall.input_tokens), 0),
+            func.coalesce(func.sum(LlmCall.output_tokens), 0),
+            func.coalesce(func.sum(LlmCall.cost_usd), 0),
+        ).where(LlmCall.job_id == job_id)
+    ).one()
+    return {"input_tokens": row[0], "output_tokens": row[1], "cost_usd": row[2]}
+
+
+def finish(
+    *,
+    session: Session,
+    job_id: uuid.UUID,
+    attempt: int,
+    status: JobStatus,
+    result: dict[str, Any] | None = None,
+    model: str | None = None,
+    chunks: int | None = None,
+    cache_hit: bool = False,
+    error_type: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Write the outcome of `attempt`, fenced: a stale attempt writes nothing (returns False).
+
+    Usage is summed from the ledger, so every billed call (re-asks, failed attempts) counts.
+    """
+    values: dict[str, Any] = {
+        "status": status,
+        "result": result,
+        "chunks": chunks,
+        "cache_hit": cache_hit,
+        "error_type": error_type,
+        "error_message": error_message,
+        "finished_at": func.now(),
+        "lease_expires_at": None,
+        **_usage_totals(session, job_id),
+    }
+    if model is not None:
+        values["model"] = model
+    updated = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .values(**values)
+    )
+    session.execute(text("NOTIFY docqueue_jobs"))  # a slot freed: wake the dispatcher
+    return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+
+def release(*, session: Session, job_id: uuid.UUID, attempt: int) -> bool:
+    """Hand a running attempt back to the queue (shutdown, kill switch); fenced."""
+    updated = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .values(status=JobStatus.QUEUED, lease_expires_at=None, dispatched_at=None, worker=None)
+    )
+    session.execute(text("NOTIFY docqueue_jobs"))
+    return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+
+def retry(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
+    """Requeue a failed or cancelled job."""
+    job = get_job(session=session, tenant_id=tenant_id, job_id=job_id)
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise InvalidState(f"job {job_id} is {job.status}; only failed or cancelled jobs retry")
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status=JobStatus.QUEUED,
+            error_type=None,
+            error_message=None,
+            finished_at=None,
+            dispatched_at=None,
+        )
+    )
+    session.execute(text("NOTIFY docqueue_jobs"))
+    return _get(session, job_id)

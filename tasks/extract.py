@@ -1,0 +1,17 @@
+"""The extraction task: a thin edge over tasks.worker.process_job."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import Task
+
+from tasks.celery_app import TASK_NAME, app
+from tasks.runtime import get_runtime
+from tasks.worker import process_job
+
+
+@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
+def extract_job(self: Task, job_id: str) -> str:  # type: ignore[type-arg]
+    """Process one job by id; the document text is read from Postgres, never passed here."""
+    return str(process_job(job_id=uuid.UUID(job_id), runtime=get_runtime()))

@@ -1,0 +1,166 @@
+"""Process one job: claim it, run the engine, persist the outcome, say whether to retry."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+
+from schemas.config import Tier
+from schemas.extraction.registry import get_schema
+from schemas.jobs import ErrorType, JobStatus
+from storage import jobs as job_store
+from storage.db import session_scope
+from storage.ledger import CallRow, record_call
+from tasks import engine as engine_mod
+from tasks.errors import TaskError
+from tasks.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+class Disposition(StrEnum):
+    """What the task edge should do after processing."""
+
+    DONE = "done"  # a terminal state was written (or nothing was ours to do)
+    SKIPPED = "skipped"  # duplicate delivery: running elsewhere or already finished
+    RELEASED = "released"  # handed back to the queue (kill switch, no slot): redispatch later
+    FENCED = "fenced"  # a newer attempt owns the job; our write was refused
+
+
+@dataclass
+class _Heartbeat:
+    """Renews the job lease while the extraction runs, so recovery never steals it."""
+
+    job_id: uuid.UUID
+    attempt: int
+    lease_s: float
+    interval_s: float
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="job-heartbeat")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                with session_scope() as session:
+                    if not job_store.renew_lease(
+                        session=session,
+                        job_id=self.job_id,
+                        attempt=self.attempt,
+                        lease_s=self.lease_s,
+                    ):
+                        self.lost = True
+                        return
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next interval
+                log.warning("lease_renew_failed", job_id=str(self.job_id))
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def process_job(*, job_id: uuid.UUID, runtime: Runtime) -> Disposition:
+    """Run one delivery of `job_id` end to end."""
+    lease_s = runtime.settings.app.semaphore.lease_ttl_s * 4
+    with session_scope() as session:
+        job = job_store.claim(
+            session=session, job_id=job_id, worker=runtime.worker_id, lease_s=lease_s
+        )
+        if job is None:
+            return Disposition.SKIPPED
+        text = (
+            job_store.get_document_text(session=session, sha256=job.document_sha256)
+            if job.document_sha256
+            else ""
+        )
+    attempt, tenant_id, tier = job.attempts, job.tenant_id, job.tier
+    structlog.contextvars.bind_contextvars(
+        job_id=str(job_id), tenant_id=str(tenant_id), attempt=attempt, batch_id=str(job.batch_id)
+    )
+    seq = itertools.count(1)
+
+    def sink(billed: engine_mod.Billed) -> None:
+        rec = billed.record
+        with session_scope() as s:
+            record_call(
+                session=s,
+                row=CallRow(
+                    job_id=job_id,
+                    tenant_id=tenant_id,
+                    attempt=attempt,
+                    seq=next(seq),
+                    tier=tier,
+                    provider=rec.provider,
+                    model=rec.model,
+                    chunk=billed.chunk,
+                    input_tokens=rec.usage.input_tokens,
+                    output_tokens=rec.usage.output_tokens,
+                    cached_tokens=rec.usage.cached_tokens,
+                    cost_usd=billed.cost_usd,
+                    latency_ms=rec.latency_ms,
+                    outcome=rec.outcome,
+                    status_code=rec.status_code,
+                ),
+            )
+
+    try:
+        spec = get_schema(job.schema_name)
+        engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, sink=sink)
+        with _Heartbeat(job_id, attempt, lease_s, lease_s / 4):
+            outcome = engine_mod.run(
+                engine=engine, spec=spec, text=text, filename=job.filename, tier=Tier_(tier)
+            )
+    except TaskError as exc:
+        if exc.retryable:
+            with session_scope() as session:
+                job_store.release(session=session, job_id=job_id, attempt=attempt)
+            log.info("job_released", reason=type(exc).__name__)
+            return Disposition.RELEASED
+        return _fail(job_id, attempt, exc.error_type, exc.message)
+    except Exception as exc:
+        log.exception("job_crashed")
+        return _fail(job_id, attempt, ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        structlog.contextvars.clear_contextvars()
+    with session_scope() as session:
+        written = job_store.finish(
+            session=session,
+            job_id=job_id,
+            attempt=attempt,
+            status=JobStatus.SUCCEEDED,
+            result=outcome.result,
+            model=outcome.model,
+            chunks=outcome.chunks,
+        )
+    return Disposition.DONE if written else Disposition.FENCED
+
+
+def _fail(job_id: uuid.UUID, attempt: int, error_type: str, message: str) -> Disposition:
+    with session_scope() as session:
+        written = job_store.finish(
+            session=session,
+            job_id=job_id,
+            attempt=attempt,
+            status=JobStatus.FAILED,
+            error_type=str(error_type),
+            error_message=message,
+        )
+    return Disposition.DONE if written else Disposition.FENCED
+
+
+def Tier_(value: str) -> Tier:  # noqa: N802 - a cast that reads like the type it returns
+    """Narrow a stored tier string to the Tier literal."""
+    if value not in ("low", "medium", "high"):
+        raise ValueError(f"unknown tier {value!r}")
+    return value  # type: ignore[return-value]
