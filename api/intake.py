@@ -9,11 +9,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.chunking import needs_chunking
-
 from api.errors import ApiError
 from schemas.config import AppConfig, Tier
 from schemas.extraction.registry import SchemaSpec, get_schema, schema_shape
+from tasks.chunking import needs_chunking
 from tasks.doc_errors import DocumentInvalid
 from tasks.documents import extract_text
 from tasks.router import Features, choose_tier
@@ -58,6 +57,7 @@ def prepare(
 ) -> Prepared:
     """Parse and route one document (unknown schema raises UnknownSchemaError)."""
     spec = get_schema(schema_name)
+    name: str | None
     if isinstance(source, str):
         content, name = source.encode(), filename or "document.txt"
     else:

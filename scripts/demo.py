@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -127,7 +128,7 @@ def _submit_and_watch(api: str, key: str) -> None:
         )
         resp.raise_for_status()
         ids[path.name] = resp.json()["id"]
-    jobs: dict[str, dict[str, object]] = {}
+    jobs: dict[str, dict[str, Any]] = {}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -156,9 +157,9 @@ def _submit_and_watch(api: str, key: str) -> None:
             str(job["status"]),
             str(job["tier"]),
             str(job.get("model") or "-"),
-            str(usage.get("cost_usd", "-")),  # type: ignore[union-attr]
+            str(usage.get("cost_usd", "-")),
             str(error.get("type", "")),
-        )  # type: ignore[union-attr]
+        )
     console.print(table)
 
 

@@ -29,7 +29,9 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
 # ARGV: cooldown_s, probe_ttl_ms, token. Returns 1 if the call may go out, else 0.
-_ALLOW = _NOW + """
+_ALLOW = (
+    _NOW
+    + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'open' then return 1 end
 local opened_at = tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0')
@@ -37,10 +39,13 @@ if now < opened_at + tonumber(ARGV[1]) then return 0 end
 if redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
+)
 
 # ARGV: ok (1|0), token ('' if none), failure_threshold, error_rate, window_s, min_calls,
 # cooldown_s. Returns the state after the call: 'closed' or 'open'.
-_RECORD = _NOW + """
+_RECORD = (
+    _NOW
+    + """
 local ok = ARGV[1] == '1'
 local state = redis.call('HGET', KEYS[1], 'state')
 local function trip()
@@ -87,14 +92,18 @@ if consec >= tonumber(ARGV[3]) then return trip() end
 if calls >= tonumber(ARGV[6]) and fails / calls >= tonumber(ARGV[4]) then return trip() end
 return 'closed'
 """
+)
 
 # ARGV: cooldown_s. Returns 'closed', 'open' or 'half_open'.
-_STATE = _NOW + """
+_STATE = (
+    _NOW
+    + """
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return 'closed' end
 local opened_at = tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0')
 if now < opened_at + tonumber(ARGV[1]) then return 'open' end
 return 'half_open'
 """
+)
 
 
 def _keys(model: str) -> list[str]:

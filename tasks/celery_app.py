@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from schemas.config import TIERS, get_settings
 
@@ -15,13 +15,21 @@ def queue_name(tier: str) -> str:
     return f"docqueue.{tier}"
 
 
+def _queue(tier: str) -> Queue:
+    # Each queue gets its own direct exchange and routing key: with Celery's default
+    # exchange, all three queues would share one binding and every message would land
+    # in every tier queue.
+    name = queue_name(tier)
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+
+
 def make_app() -> Celery:
     """Build the Celery app from settings (tasks are listed explicitly: generic package names)."""
     settings = get_settings()
     cfg = settings.app.celery
     app = Celery("docqueue", broker=settings.redis_url, include=["tasks.extract"])
     app.conf.update(
-        task_queues=[Queue(queue_name(t)) for t in TIERS],  # type: ignore[no-untyped-call]
+        task_queues=[_queue(t) for t in TIERS],
         task_default_queue=queue_name("medium"),
         task_ignore_result=True,  # Postgres holds results; no result backend traffic
         task_acks_late=True,  # a worker that dies mid-call leaves the message to redeliver

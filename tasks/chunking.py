@@ -8,6 +8,7 @@ with the tail of the previous one, so facts straddling a boundary are seen whole
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -21,8 +22,10 @@ _SEPARATORS = (
     re.compile(r"\f"),  # page
     re.compile(r"\n[ \t]*\n\s*"),  # paragraph (blank line)
     re.compile(r"\n"),  # line (DOCX paragraphs, table rows, code)
-    re.compile(r"[.!?]+[\"'”’)\]]*\s+|[。！？]+"),  # sentence
-    re.compile(r"\s+|[，、；]"),  # word (and CJK clause punctuation)
+    # sentence: ASCII ends + closing quotes/brackets + space, or CJK full stop/!/? (no space)
+    re.compile("[.!?]+[\"'\u201d\u2019)\\]]*\\s+|[\u3002\uff01\uff1f]+"),
+    # word: spaces, or CJK comma/enumeration comma/semicolon where there are no spaces
+    re.compile("\\s+|[\uff0c\u3001\uff1b]"),
 )
 _HARD = len(_SEPARATORS)  # level of a hard cut: the weakest boundary
 # A chunk ends at the strongest boundary found in the back part of what fits, so a
@@ -53,12 +56,19 @@ def split_document(*, text: str, max_tokens: int, overlap_chars: int) -> list[st
     # enough that one always fits next to the largest allowed overlap.
     overlap_cap = max_tokens // 2 if overlap_chars else 0
     pieces: list[_Piece] = []
-    _split(text, 0, len(text), 0, max_tokens - overlap_cap, 0, pieces)
+    _split(text, 0, len(text), level=0, budget=max_tokens - overlap_cap, end_level=0, out=pieces)
     return _pack(text, pieces, max_tokens, overlap_chars, overlap_cap)
 
 
 def _split(
-    text: str, start: int, end: int, level: int, budget: int, end_level: int, out: list[_Piece]
+    text: str,
+    start: int,
+    end: int,
+    *,
+    level: int,
+    budget: int,
+    end_level: int,
+    out: list[_Piece],
 ) -> None:
     """Append pieces of text[start:end] that each fit budget, splitting as weakly as needed."""
     cost = estimate_tokens(text[start:end])
@@ -66,16 +76,24 @@ def _split(
         out.append(_Piece(start, end, end_level, cost))
         return
     if level == _HARD:
-        _hard_cut(text, start, end, budget, end_level, out)
+        _hard_cut(text, start, end, budget=budget, end_level=end_level, out=out)
         return
     cuts = [m.end() for m in _SEPARATORS[level].finditer(text, start, end) if m.end() < end]
     bounds = [start, *cuts, end]
-    for a, b in zip(bounds, bounds[1:], strict=False):
-        _split(text, a, b, level + 1, budget, level if b < end else end_level, out)
+    for a, b in itertools.pairwise(bounds):
+        _split(
+            text,
+            a,
+            b,
+            level=level + 1,
+            budget=budget,
+            end_level=level if b < end else end_level,
+            out=out,
+        )
 
 
 def _hard_cut(
-    text: str, start: int, end: int, budget: int, end_level: int, out: list[_Piece]
+    text: str, start: int, end: int, *, budget: int, end_level: int, out: list[_Piece]
 ) -> None:
     """Cut text[start:end] into character windows that each fit budget."""
     pos = start
@@ -107,9 +125,7 @@ def _pack(
             j += 1
         if j < len(pieces) and j > i:
             j = _best_break(pieces, i, j, taken)
-        # Piece costs are estimated separately and do not add up exactly: verify.
-        while j > i + 1 and estimate_tokens(text[prefix_start : pieces[j - 1].end]) > max_tokens:
-            j -= 1
+        j = _fit(text, pieces, prefix_start, i=i, j=j, max_tokens=max_tokens)
         if j == i or estimate_tokens(text[prefix_start : pieces[j - 1].end]) > max_tokens:
             if prefix_start < content_start:
                 # Even one piece does not fit beside this overlap: shrink the overlap.
@@ -121,6 +137,21 @@ def _pack(
         i = j
         prefix_start = _overlap_start(text, prefix_start, chunk_end, overlap_chars, overlap_cap)
     return chunks
+
+
+def _fit(text: str, pieces: list[_Piece], start: int, *, i: int, j: int, max_tokens: int) -> int:
+    """Drop trailing pieces until text[start:pieces[j-1].end] really fits max_tokens."""
+    # Piece costs are estimated separately and do not add up exactly (rounding, pieces
+    # merging across a boundary; CJK can undercount by ~20%), so measure the whole.
+    while j > i + 1:
+        excess = estimate_tokens(text[start : pieces[j - 1].end]) - max_tokens
+        if excess <= 0:
+            break
+        # Drop about as many tokens as the excess at once, so this stays a few passes.
+        while j > i + 1 and excess > 0:
+            j -= 1
+            excess -= max(1, pieces[j].cost)
+    return j
 
 
 def _best_break(pieces: list[_Piece], i: int, j: int, taken: int) -> int:

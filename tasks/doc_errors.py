@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["DocumentInvalid"]
 
 
-class DocumentInvalid(Exception):  # noqa: N818 - the name is the API other modules import
+class DocumentInvalid(Exception):
     """The document is unusable; retrying cannot help, so it is never retried."""
 
     # Class attribute so callers can treat every error uniformly via `err.retryable`.

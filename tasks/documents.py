@@ -25,24 +25,29 @@ __all__ = ["DocumentInvalid", "Kind", "ParsedDocument", "extract_text"]
 Kind = Literal["text", "markdown", "pdf", "html", "docx"]
 
 MAX_PDF_PAGES = 2000
-PDF_TIME_BUDGET_S = 60.0
+PDF_TIME_BUDGET_S = 20.0  # legit PDFs take milliseconds a page; hostile ones stall
 ZIP_MAX_TOTAL_BYTES = 100 * 1024 * 1024
 ZIP_MAX_RATIO = 100
 ZIP_MAX_MEMBERS = 10_000
 # Small members (styles, empty parts) legitimately compress far better than 100:1.
 _ZIP_RATIO_MIN_BYTES = 1024 * 1024
+_ENCRYPTED_MSG = "the PDF is encrypted or password-protected; upload an unprotected copy"
 
 _EXTENSIONS: dict[str, Kind] = {
-    "txt": "text", "text": "text", "csv": "text", "tsv": "text", "log": "text",
-    "json": "text", "xml": "text", "md": "markdown", "markdown": "markdown",
-    "pdf": "pdf", "html": "html", "htm": "html", "xhtml": "html", "docx": "docx",
-}
-# Binary formats people upload by mistake: name them instead of saying "not text".
-_KNOWN_BINARY = {
-    b"\xd0\xcf\x11\xe0": "legacy Office (.doc/.xls) files are not supported; save as .docx",
-    b"\x89PNG": "images are not supported (no OCR)",
-    b"\xff\xd8\xff": "images are not supported (no OCR)",
-    b"GIF8": "images are not supported (no OCR)",
+    "txt": "text",
+    "text": "text",
+    "csv": "text",
+    "tsv": "text",
+    "log": "text",
+    "json": "text",
+    "xml": "text",
+    "md": "markdown",
+    "markdown": "markdown",
+    "pdf": "pdf",
+    "html": "html",
+    "htm": "html",
+    "xhtml": "html",
+    "docx": "docx",
 }
 # C0/C1 controls except \t \n \f, plus lone surrogates: Postgres text rejects NUL and
 # JSON encoders reject surrogates, and none of them carry meaning for an LLM.
@@ -83,9 +88,7 @@ def extract_text(
     except DocumentInvalid:
         raise
     except Exception as exc:  # hostile input must never crash a worker
-        raise DocumentInvalid(
-            "unreadable", f"could not read the {kind} document: {type(exc).__name__}"
-        ) from exc
+        raise DocumentInvalid("unreadable", f"the {kind} file is unreadable: {_why(exc)}") from exc
     if not text.strip():
         hint = " (a scanned PDF? OCR is not supported)" if kind == "pdf" else ""
         raise DocumentInvalid("empty", f"the {kind} document contains no text{hint}")
@@ -104,9 +107,6 @@ def _detect_kind(content: bytes, filename: str | None) -> Kind:
         return "docx"  # _docx_text rejects zips that are not Word documents
     ext = filename.rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
     claimed = _EXTENSIONS.get(ext)
-    for magic, why in _KNOWN_BINARY.items():
-        if content.startswith(magic):
-            raise DocumentInvalid("unsupported_type", f"{filename or 'upload'}: {why}")
     # A declared .txt/.md is trusted even if it holds markup (Markdown may embed HTML);
     # sniffing only repairs a missing, unknown or binary-format extension.
     if claimed not in ("text", "markdown", "html") and _HTML_SNIFF.match(content[:4096]):
@@ -131,24 +131,28 @@ def _looks_like_text(content: bytes) -> bool:
 def _decode(content: bytes) -> str:
     """Decode text: BOMs, then UTF-8, then cp1252/Latin-1 only if it looks like text."""
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return content.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
+        return content.decode("utf-16", errors="replace")  # Windows "Unicode" exports
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
     if _looks_like_text(content):
-        # Windows-1252 is what "Latin-1" files almost always are (it maps 0x80-0x9F to
-        # printable characters such as the euro sign); true Latin-1 covers its 5 holes.
-        try:
-            return content.decode("cp1252")
-        except UnicodeDecodeError:
-            return content.decode("latin-1")
+        # "Latin-1" files are almost always Windows-1252, which maps 0x80-0x9F to
+        # printable characters (the euro sign...); its 5 undefined bytes are Latin-1 C1
+        # controls, which _clean drops anyway.
+        return content.decode("cp1252", errors="ignore")
     raise DocumentInvalid(
-        "unsupported_type", "the file is neither a supported document nor readable text"
+        "unsupported_type",
+        "the file is not a supported document (text, Markdown, PDF, HTML, DOCX); "
+        "images and legacy .doc files are not supported",
     )
+
+
+def _why(exc: Exception) -> str:
+    """A short human-readable cause for a parser exception."""
+    if isinstance(exc, RecursionError):
+        return "its object structure is nested too deeply (possibly hostile)"
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _clean(text: str) -> str:
@@ -163,9 +167,10 @@ def _pdf_text(content: bytes, max_chars: int, budget_s: float) -> tuple[str, int
         reader = PdfReader(io.BytesIO(content), strict=False)
         encrypted = reader.is_encrypted
     except Exception as exc:  # any parser failure means "unreadable"
+        # Encryption pypdf cannot even open (AES without `cryptography`) fails here.
         if b"/Encrypt" in content[-65536:] or "ncrypt" in str(exc):
             raise DocumentInvalid("encrypted_pdf", _ENCRYPTED_MSG) from exc
-        raise DocumentInvalid("unreadable_pdf", f"the PDF is corrupt: {exc}") from exc
+        raise DocumentInvalid("unreadable_pdf", f"the PDF is corrupt: {_why(exc)}") from exc
     if encrypted:
         # pypdf silently opens PDFs with an empty user password; refuse those too,
         # because the owner restricted them and the text may be garbled anyway.
@@ -174,12 +179,8 @@ def _pdf_text(content: bytes, max_chars: int, budget_s: float) -> tuple[str, int
         return _pdf_pages(reader, max_chars, budget_s)
     except DocumentInvalid:
         raise
-    except RecursionError as exc:
-        raise DocumentInvalid("unreadable_pdf", "the PDF's object tree is too deep") from exc
-    except Exception as exc:  # pypdf raises many types on bad input
-        raise DocumentInvalid(
-            "unreadable_pdf", f"the PDF is corrupt: {type(exc).__name__}: {exc}"
-        ) from exc
+    except Exception as exc:  # pypdf raises many types on bad input, RecursionError too
+        raise DocumentInvalid("unreadable_pdf", f"the PDF is corrupt: {_why(exc)}") from exc
 
 
 def _pdf_pages(reader: PdfReader, max_chars: int, budget_s: float) -> tuple[str, int]:
@@ -214,9 +215,6 @@ def _pdf_pages(reader: PdfReader, max_chars: int, budget_s: float) -> tuple[str,
     return "\f".join(texts), count
 
 
-_ENCRYPTED_MSG = "the PDF is encrypted or password-protected; upload an unprotected copy"
-
-
 def _docx_text(content: bytes) -> str:
     """Extract paragraphs and table rows from a DOCX after checking for a zip bomb."""
     try:
@@ -235,24 +233,22 @@ def _docx_text(content: bytes) -> str:
         lines: list[str] = []
         for block in document.iter_inner_content():
             if isinstance(block, Table):
-                lines.extend(
-                    "\t".join(cell.text for cell in row.cells) for row in block.rows
-                )
+                lines.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
             else:
                 lines.append(block.text)
-    except RecursionError as exc:
-        raise DocumentInvalid("unreadable_docx", "the DOCX structure is too deep") from exc
-    except Exception as exc:  # python-docx/lxml raise many types
-        raise DocumentInvalid(
-            "unreadable_docx", f"the DOCX could not be parsed: {type(exc).__name__}: {exc}"
-        ) from exc
+    except Exception as exc:  # python-docx/lxml raise many types, RecursionError too
+        raise DocumentInvalid("unreadable_docx", f"the DOCX is corrupt: {_why(exc)}") from exc
     return _clean("\n".join(lines))
 
 
 def _check_zip_bomb(infos: list[zipfile.ZipInfo]) -> None:
     """Reject archives whose declared sizes would inflate too far, before reading any."""
-    # zipfile never yields more than a member's declared file_size (and checks the CRC),
-    # so the central directory's sizes bound what parsing can inflate.
+    # zipfile inflates deflate in bounded steps and never yields more than a member's
+    # declared file_size (then checks the CRC), so the central directory's sizes bound
+    # what parsing can inflate. bz2/lzma inflate unbounded per step, and Word never
+    # writes them.
+    if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for i in infos):
+        raise DocumentInvalid("zip_bomb", "the archive uses a compression Word never writes")
     if len(infos) > ZIP_MAX_MEMBERS:
         raise DocumentInvalid("zip_bomb", f"the archive has {len(infos):,} members")
     total = sum(i.file_size for i in infos)
@@ -263,27 +259,49 @@ def _check_zip_bomb(infos: list[zipfile.ZipInfo]) -> None:
             f"the archive would inflate to {total / 2**20:,.0f} MiB; "
             f"the limit is {ZIP_MAX_TOTAL_BYTES // 2**20} MiB",
         )
-    for info in infos:
-        big = info.file_size >= _ZIP_RATIO_MIN_BYTES
-        if big and info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1):
+    for name, size, csize in [("the archive", total, packed)] + [
+        (repr(i.filename), i.file_size, i.compress_size) for i in infos
+    ]:
+        if size >= _ZIP_RATIO_MIN_BYTES and size > ZIP_MAX_RATIO * max(csize, 1):
             raise DocumentInvalid(
                 "zip_bomb",
-                f"archive member {info.filename!r} compresses "
-                f"{info.file_size // max(info.compress_size, 1):,}:1 (limit {ZIP_MAX_RATIO}:1)",
+                f"{name} compresses {size // max(csize, 1):,}:1 (limit {ZIP_MAX_RATIO}:1)",
             )
-    if total >= _ZIP_RATIO_MIN_BYTES and total > ZIP_MAX_RATIO * max(packed, 1):
-        raise DocumentInvalid(
-            "zip_bomb", f"the archive compresses {total // max(packed, 1):,}:1 overall"
-        )
 
 
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
-_BLOCK_TAGS = frozenset({
-    "p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-    "section", "article", "header", "footer", "nav", "aside", "main", "blockquote", "pre",
-    "hr", "dl", "dt", "dd", "form", "figure", "figcaption", "address", "title", "caption",
-})
-_CELL_TAGS = frozenset({"td", "th"})
+# Paragraph-like blocks are separated by a blank line (the chunker splits there);
+# line-like ones by a single line break.
+_PARAGRAPH_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "table",
+        "ul",
+        "ol",
+        "dl",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "nav",
+        "aside",
+        "main",
+        "blockquote",
+        "hr",
+        "form",
+        "figure",
+        "address",
+    }
+)
+_LINE_TAGS = frozenset({"br", "li", "tr", "dt", "dd", "title", "caption", "figcaption"})
 
 
 class _TextCollector(HTMLParser):
@@ -292,30 +310,46 @@ class _TextCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.newlines = 0  # line breaks at the end of the output so far
         self.skip_depth = 0
         self.pre_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self.skip_depth += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        elif tag in _PARAGRAPH_TAGS or tag in _LINE_TAGS:
+            self._break(2 if tag in _PARAGRAPH_TAGS else 1)
             self.pre_depth += tag == "pre"
-        elif tag in _CELL_TAGS:
-            self.parts.append("\t")
+        elif tag in ("td", "th") and self.parts and not self.newlines:
+            self.parts.append("\t")  # cells of a row become tab-separated columns
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self.skip_depth = max(0, self.skip_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        elif tag in _PARAGRAPH_TAGS or tag in _LINE_TAGS:
             self.pre_depth = max(0, self.pre_depth - (tag == "pre"))
+            self._break(2 if tag in _PARAGRAPH_TAGS else 1)
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
             return
-        # Outside <pre>, HTML collapses whitespace runs to one space.
-        self.parts.append(data if self.pre_depth else re.sub(r"\s+", " ", data))
+        if not self.pre_depth:
+            # Outside <pre>, HTML collapses whitespace runs to one space, and neither a
+            # line nor a table cell starts with one.
+            data = re.sub(r"\s+", " ", data)
+            if not self.parts or self.newlines or self.parts[-1].endswith("\t"):
+                data = data.lstrip(" ")
+        if data:
+            self.parts.append(data)
+            self.newlines = len(data) - len(data.rstrip("\n"))
+
+    def _break(self, count: int) -> None:
+        if not self.parts:
+            return  # no leading blank lines
+        if not self.pre_depth:
+            self.parts[-1] = self.parts[-1].rstrip(" \t")
+        self.parts.append("\n" * max(0, count - self.newlines))
+        self.newlines = max(count, self.newlines)
 
 
 def _html_text(markup: str) -> str:
@@ -323,7 +357,4 @@ def _html_text(markup: str) -> str:
     collector = _TextCollector()
     collector.feed(markup)
     collector.close()
-    lines = (line.strip(" ") for line in "".join(collector.parts).split("\n"))
-    # Collapse the runs of blank lines nested blocks produce into one paragraph break.
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-    return _clean(text)
+    return _clean("".join(collector.parts).strip("\n"))

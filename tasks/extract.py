@@ -11,7 +11,9 @@ from tasks.runtime import get_runtime
 from tasks.worker import process_job
 
 
-@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
-def extract_job(self: Task, job_id: str) -> str:  # type: ignore[type-arg]
+@app.task(  # type: ignore[untyped-decorator]  # celery ships no type hints
+    name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True
+)
+def extract_job(self: Task, job_id: str) -> str:
     """Process one job by id; the document text is read from Postgres, never passed here."""
     return str(process_job(job_id=uuid.UUID(job_id), runtime=get_runtime()))

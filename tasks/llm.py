@@ -17,6 +17,7 @@ import anthropic
 import httpx2
 import instructor
 import openai
+from instructor.core import InstructorRetryException
 from instructor.v2.core.hooks import HookName, Hooks
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
@@ -139,7 +140,7 @@ def reask_policy(max_reasks: int) -> Retrying:
 def unwrap(exc: BaseException) -> BaseException:
     """The provider or validation error under instructor's InstructorRetryException."""
     seen = 0
-    while isinstance(exc, instructor.InstructorRetryException) and exc.__cause__ and seen < 5:
+    while isinstance(exc, InstructorRetryException) and exc.__cause__ and seen < 5:
         exc = exc.__cause__
         seen += 1
     return exc
@@ -176,7 +177,7 @@ def extract(
             hooks=recorder.hooks(),
             **kwargs,
         )
-    except instructor.InstructorRetryException as exc:
+    except InstructorRetryException as exc:
         raise unwrap(exc) from exc
     finally:
         recorder._flush()

@@ -1,12 +1,10 @@
 """Crash-safe distributed counting semaphore on Redis: expiring leases, FIFO waiters, heartbeat.
 
-Hand-rolled on purpose: no well-kept library combines expiring leases with fencing numbers,
-FIFO-fair waiting without polling storms and one shared heartbeat (redis-py's Lock is a
-mutex, and the PyPI semaphore packages are unmaintained, spin, or trust the client clock).
-
-Every key of one semaphore shares the hash tag ``{key}`` so that the multi-key scripts stay
-legal on Redis Cluster. All times inside the scripts come from ``TIME`` on Redis, never from
-a worker's clock, because many machines with drifting clocks share one lease set.
+Hand-rolled on purpose: no well-kept library does leases with fencing numbers, FIFO-fair
+waiting without polling storms and one shared heartbeat (redis-py's Lock is a mutex; the PyPI
+semaphore packages are unmaintained, spin, or trust the client's clock). All keys of one
+semaphore share the hash tag ``{key}`` so the multi-key scripts stay legal on Redis Cluster;
+all times come from Redis ``TIME``, because many machines with drifting clocks share a lease set.
 """
 
 from __future__ import annotations
@@ -55,7 +53,9 @@ end
 """
 
 # ARGV: token, cap, lease_ms, waiter_ms, wake_prefix. Returns the fence (> 0) or 0 (wait).
-_ACQUIRE = _PRELUDE + """
+_ACQUIRE = (
+    _PRELUDE
+    + """
 local token, cap = ARGV[1], tonumber(ARGV[2])
 local held = redis.call('HGET', KEYS[6], token)
 if held and redis.call('ZSCORE', KEYS[1], token) then
@@ -80,9 +80,12 @@ redis.call('DEL', ARGV[5] .. token)
 wake(free - 1, ARGV[5], ARGV[4])
 return fence
 """
+)
 
 # ARGV: token, cap, wake_prefix, waiter_ms. Also withdraws a waiter. Returns 1 if it was held.
-_RELEASE = _PRELUDE + """
+_RELEASE = (
+    _PRELUDE
+    + """
 local token = ARGV[1]
 local held = redis.call('ZREM', KEYS[1], token)
 redis.call('HDEL', KEYS[6], token)
@@ -92,6 +95,7 @@ redis.call('DEL', ARGV[3] .. token)
 wake(tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1]), ARGV[3], ARGV[4])
 return held
 """
+)
 
 # ARGV: lease_ms, token... Extends live leases only; returns the tokens that were lost.
 _RENEW = """
@@ -119,10 +123,6 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 """
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(eq=False)
@@ -318,7 +318,7 @@ class RedisSlotLimiter:
     def renew(self, *, key: str, tokens: list[str]) -> list[str]:
         """Extend the given leases of `key` by the TTL; return the tokens already lost."""
         lost = self._renew(keys=self._keys(key)[0], args=[self._lease_ms, *tokens])
-        return [_text(t) for t in lost]
+        return [t.decode() if isinstance(t, bytes) else t for t in lost]
 
     def in_use(self, key: str) -> int:
         """Number of live (unexpired) leases on `key`."""

@@ -70,11 +70,20 @@ def service_env(pg_url: str, redis_url: str) -> Iterator[dict[str, str]]:
     get_settings.cache_clear()
 
 
+UNIT_DB = 15  # unit tests get their own Redis database, so they never touch the live stack's
+
+
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A client on a freshly flushed Redis."""
-    client = redis.Redis.from_url(redis_url)
-    client.flushall()
+def unit_redis_url(redis_url: str) -> str:
+    """The session Redis, on the database reserved for unit tests."""
+    return redis_url.rsplit("/", 1)[0] + f"/{UNIT_DB}"
+
+
+@pytest.fixture
+def redis_client(unit_redis_url: str) -> Iterator[redis.Redis]:
+    """A client on a freshly flushed unit-test database."""
+    client = redis.Redis.from_url(unit_redis_url)
+    client.flushdb()
     yield client
     client.close()
 

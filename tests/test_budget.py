@@ -62,10 +62,21 @@ def _ledger(pg_url: str, tenant_id: uuid.UUID, job_id: uuid.UUID, cost: str, seq
         record_call(
             session=session,
             row=CallRow(
-                job_id=job_id, tenant_id=tenant_id, attempt=1, seq=seq, tier="fast",
-                provider="openai", model="gpt-test", chunk=None, input_tokens=10,
-                output_tokens=10, cached_tokens=0, cost_usd=Decimal(cost), latency_ms=5,
-                outcome="ok", status_code=200,
+                job_id=job_id,
+                tenant_id=tenant_id,
+                attempt=1,
+                seq=seq,
+                tier="fast",
+                provider="openai",
+                model="gpt-test",
+                chunk=None,
+                input_tokens=10,
+                output_tokens=10,
+                cached_tokens=0,
+                cost_usd=Decimal(cost),
+                latency_ms=5,
+                outcome="ok",
+                status_code=200,
             ),
         )
 
@@ -142,7 +153,9 @@ def test_daily_cap_rejects_before_monthly(pg_url: str) -> None:
     assert "requested 0.500000" in message
     assert _summary(pg_url, tenant_id)["month_reserved_usd"] == 0  # nothing half-reserved
     tomorrow = PostgresBudget(
-        tenant_id=tenant_id, job_id=job_id, url=pg_url,
+        tenant_id=tenant_id,
+        job_id=job_id,
+        url=pg_url,
         clock=lambda: NOW + dt.timedelta(days=1),
     )
     tomorrow.reserve(Decimal("0.50")).settle(Decimal("0.50"))

@@ -148,6 +148,11 @@ def test_utf8_bom_is_dropped() -> None:
     assert parsed.text == "Straße"
 
 
+def test_utf16_text_with_bom_is_decoded() -> None:
+    parsed = extract_text(content="Grüße\r\n".encode("utf-16"), filename="w.txt", max_chars=BIG)
+    assert parsed.text == "Grüße\n"
+
+
 def test_latin1_and_cp1252_text_is_decoded_when_not_utf8() -> None:
     latin1 = extract_text(content="Größe: 5 ½".encode("latin-1"), filename=None, max_chars=BIG)
     assert latin1.text == "Größe: 5 ½"
@@ -178,7 +183,8 @@ def test_text_longer_than_max_chars_is_too_large() -> None:
 
 def test_pdf_pages_are_separated_by_form_feed() -> None:
     parsed = extract_text(
-        content=make_pdf(["Page one", "Page two", "Page three"]), filename="a.pdf",
+        content=make_pdf(["Page one", "Page two", "Page three"]),
+        filename="a.pdf",
         max_chars=BIG,
     )
     assert parsed.kind == "pdf"
@@ -223,12 +229,14 @@ def test_pdf_named_file_with_binary_junk_is_unreadable_pdf() -> None:
 
 
 def test_cyclic_page_tree_is_unreadable_pdf() -> None:
-    content = raw_pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",  # the node is its own child
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        stream(b"BT /F1 12 Tf (loop) Tj ET"),
-    ])
+    content = raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",  # the node is its own child
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            stream(b"BT /F1 12 Tf (loop) Tj ET"),
+        ]
+    )
     assert reason_of(content, "cycle.pdf") == "unreadable_pdf"
 
 
@@ -249,13 +257,15 @@ def test_exponential_form_xobject_tree_finishes_quickly_without_crash() -> None:
             body = b"/X1 Do " * 10
         else:
             resources, body = b"<< /Font << /F1 5 0 R >> >>", b"BT /F1 12 Tf (lol) Tj ET"
-        objects.append(stream(body, b"/Type /XObject /Subtype /Form /BBox [0 0 9 9] "
-                                    b"/Resources " + resources))
+        objects.append(
+            stream(body, b"/Type /XObject /Subtype /Form /BBox [0 0 9 9] /Resources " + resources)
+        )
     started = time.monotonic()
     outcome: int | str
     try:
-        outcome = extract_text(content=raw_pdf(objects), filename="lol.pdf",
-                               max_chars=BIG).text.count("lol")
+        outcome = extract_text(
+            content=raw_pdf(objects), filename="lol.pdf", max_chars=BIG
+        ).text.count("lol")
     except DocumentInvalid as err:
         outcome = err.reason
     assert time.monotonic() - started < 20
@@ -319,13 +329,18 @@ def test_pdf_without_text_is_empty() -> None:
 
 
 def test_docx_paragraphs_and_tables_are_extracted_in_order() -> None:
-    content = make_docx(["Intro line", "Second paragraph"], table=[["Item", "Price"],
-                                                                    ["Paper", "4.99"]])
+    content = make_docx(
+        ["Intro line", "Second paragraph"], table=[["Item", "Price"], ["Paper", "4.99"]]
+    )
     parsed = extract_text(content=content, filename="a.docx", max_chars=BIG)
     assert parsed.kind == "docx"
     assert parsed.pages is None
     assert parsed.text.split("\n") == [
-        "Intro line", "Second paragraph", "Item\tPrice", "Paper\t4.99", "after the table",
+        "Intro line",
+        "Second paragraph",
+        "Item\tPrice",
+        "Paper\t4.99",
+        "after the table",
     ]
 
 
@@ -359,6 +374,23 @@ def test_small_member_compressed_over_100_to_1_is_a_zip_bomb() -> None:
     assert reason_of(zip_with_member("word/document.xml", 8), "a.docx") == "zip_bomb"
 
 
+def test_zip_with_bzip2_members_is_rejected_unopened() -> None:
+    # bz2/lzma inflate without a per-step bound, and Word never writes them.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_BZIP2) as zf:
+        zf.writestr("word/document.xml", "<w:document/>")
+    assert reason_of(buf.getvalue(), "a.docx") == "zip_bomb"
+
+
+def test_zip_with_too_many_members_is_a_zip_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(documents, "ZIP_MAX_MEMBERS", 20)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n in range(21):
+            zf.writestr(f"word/part{n}.xml", "<x/>")
+    assert reason_of(buf.getvalue(), "many.docx") == "zip_bomb"
+
+
 def test_zip_without_word_document_is_unsupported_type() -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -388,9 +420,22 @@ def test_html_drops_script_and_style_and_keeps_block_boundaries() -> None:
     assert lines == ["T", "Invoice", "Total: 42 EUR", "one", "two", "line", "break"]
 
 
+def test_html_pre_keeps_indentation_and_table_cells_become_columns() -> None:
+    page = (
+        b"<html><body><pre>def f():\n    return 1</pre>"
+        b"<table><tr><td>Item</td><td> Price </td></tr><tr><td>Paper</td><td>4.99</td></tr>"
+        b"</table></body></html>"
+    )
+    parsed = extract_text(content=page, filename="a.htm", max_chars=BIG)
+    assert "def f():\n    return 1" in parsed.text
+    assert "Item\tPrice\n" in parsed.text
+    assert "Paper\t4.99" in parsed.text
+
+
 def test_html_is_detected_by_content_without_filename() -> None:
-    parsed = extract_text(content=b"  <html><body><p>a &amp; b</p></body></html>",
-                          filename=None, max_chars=BIG)
+    parsed = extract_text(
+        content=b"  <html><body><p>a &amp; b</p></body></html>", filename=None, max_chars=BIG
+    )
     assert parsed.kind == "html"
     assert parsed.text == "a & b"
 
@@ -405,7 +450,9 @@ def test_html_with_only_markup_is_empty() -> None:
 def test_document_invalid_carries_reason_is_not_retryable_and_pickles() -> None:
     err = DocumentInvalid("empty", "the text document contains no text")
     assert (err.reason, err.retryable, str(err)) == (
-        "empty", False, "the text document contains no text",
+        "empty",
+        False,
+        "the text document contains no text",
     )
     clone = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own bytes
     assert (clone.reason, str(clone)) == (err.reason, str(err))
@@ -419,10 +466,11 @@ def test_no_exception_other_than_document_invalid_escapes_on_mangled_files() -> 
         for _ in range(rng.randint(1, 20)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         if rng.random() < 0.3:
-            del data[rng.randrange(len(data)):]
+            del data[rng.randrange(len(data)) :]
         try:
-            result = extract_text(content=bytes(data), filename=rng.choice([None, "f.pdf"]),
-                                  max_chars=BIG)
+            result = extract_text(
+                content=bytes(data), filename=rng.choice([None, "f.pdf"]), max_chars=BIG
+            )
         except DocumentInvalid:
             continue
         assert isinstance(result, ParsedDocument)

@@ -68,13 +68,13 @@ def test_cap_is_never_exceeded_under_contention(redis_client: redis.Redis) -> No
 
 
 def test_expired_lease_of_a_dead_holder_is_reclaimed(
-    redis_client: redis.Redis, redis_url: str
+    redis_client: redis.Redis, unit_redis_url: str
 ) -> None:
     ttl = 1.0
     holder = (
         "import sys, time, redis\n"
         "from tasks.semaphore import RedisSlotLimiter\n"
-        f"lim = RedisSlotLimiter(redis.Redis.from_url({redis_url!r}), lease_ttl_s={ttl},"
+        f"lim = RedisSlotLimiter(redis.Redis.from_url({unit_redis_url!r}), lease_ttl_s={ttl},"
         " heartbeat_s=0.2, acquire_timeout_s=5)\n"
         f"with lim.slot(key={KEY!r}, cap=1):\n"
         "    print('held', flush=True)\n"
@@ -150,9 +150,12 @@ def test_waiting_does_not_busy_spin_redis(redis_client: redis.Redis) -> None:
     def client_calls() -> int:
         # scripts' inner commands are counted too; only round trips from clients matter here
         stats = redis_client.info("commandstats")
-        return sum(int(v["calls"]) for k, v in stats.items() if k in {
-            "cmdstat_evalsha", "cmdstat_eval", "cmdstat_blpop", "cmdstat_get", "cmdstat_zcount"
-        })
+        return sum(
+            int(v["calls"])
+            for k, v in stats.items()
+            if k
+            in {"cmdstat_evalsha", "cmdstat_eval", "cmdstat_blpop", "cmdstat_get", "cmdstat_zcount"}
+        )
 
     with limiter.slot(key=KEY, cap=1):
         before = client_calls()

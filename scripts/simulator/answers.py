@@ -9,8 +9,10 @@ import random
 import re
 import uuid
 import zlib
-from collections.abc import Callable
 from typing import Any
+
+from scripts.simulator.patterns import sample_pattern
+from scripts.simulator.rules import apply_object_rules, coded_string
 
 # Only the head of a document feeds the word pool: big documents must not cost per request.
 WORD_SCAN_CHARS = 20_000
@@ -80,39 +82,6 @@ def schema_from_text(text: str) -> dict[str, Any] | None:
     return None
 
 
-def fix_totals(obj: dict[str, Any]) -> None:
-    """Make line-item amounts, subtotal, tax and total add up, as invoice validators demand."""
-    items = obj.get("line_items")
-    if not isinstance(items, list):
-        return
-    amounts: list[float] = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        qty, price = _num(item.get("quantity")), _num(item.get("unit_price"))
-        if "amount" in item and qty is not None and price is not None:
-            item["amount"] = round(qty * price, 2)
-        amount = _num(item.get("amount"))
-        if amount is not None:
-            amounts.append(amount)
-    subtotal = round(sum(amounts), 2)
-    tax = 0.0
-    if "subtotal" in obj:
-        obj["subtotal"] = subtotal
-    if "tax" in obj:
-        tax = round(subtotal * 0.08, 2)
-        obj["tax"] = tax
-    if "total" in obj:
-        obj["total"] = round(subtotal + tax, 2)
-
-
-def _num(value: Any) -> float | None:
-    """The value as a number, or None for non-numbers (bool included)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 class _DateCursor:
     """Hands out non-decreasing dates, so date fields of one object are in order."""
 
@@ -172,9 +141,8 @@ class _Generator:
         if "enum" in s:
             choices = [c for c in s["enum"] if c is not None] or list(s["enum"])
             return self.rng.choice(choices)
-        for key in ("anyOf", "oneOf"):
-            if key in s:
-                return self.value(self._pick_branch(s[key], depth), name, depth, dates)
+        if "anyOf" in s or "oneOf" in s:
+            return self.value(self._pick_branch(s, depth), name, depth, dates)
         kind = s.get("type")
         if isinstance(kind, list):
             kind = next((k for k in kind if k != "null"), "null")
@@ -192,12 +160,17 @@ class _Generator:
             return None
         return self.string(s, name, dates)
 
-    def _pick_branch(self, branches: list[Any], depth: int) -> Any:
-        # Prefer a real value over null (answers should be filled), but end deep recursion.
-        non_null = [b for b in branches if self.resolve(b).get("type") != "null"]
+    def _pick_branch(self, s: dict[str, Any], depth: int) -> dict[str, Any]:
+        """One anyOf/oneOf branch: a real value over null, except to end deep recursion."""
+        branches = s.get("anyOf") or s.get("oneOf") or []
+        non_null = [b for b in map(self.resolve, branches) if b.get("type") != "null"]
         if non_null and (depth <= SOFT_DEPTH or len(non_null) == len(branches)):
-            return non_null[0]
-        return {"type": "null"}
+            branch = non_null[0]
+        else:
+            branch = {"type": "null"}
+        if "description" in s:  # hints written on the Optional[...] wrapper
+            branch.setdefault("description", s["description"])
+        return branch
 
     def obj(self, s: dict[str, Any], depth: int) -> dict[str, Any]:
         """An object with every property (only required ones past SOFT_DEPTH)."""
@@ -211,8 +184,8 @@ class _Generator:
             out[key] = self.value(sub, key, depth + 1, dates)
         extra = s.get("additionalProperties")
         if not props and isinstance(extra, dict) and depth <= SOFT_DEPTH:
-            out[self._word().lower()] = self.value(extra, "", depth + 1, dates)
-        fix_totals(out)
+            out[self.word().lower()] = self.value(extra, "", depth + 1, dates)
+        apply_object_rules(out)
         return out
 
     def array(self, s: dict[str, Any], name: str, depth: int, dates: _DateCursor) -> list[Any]:
@@ -233,8 +206,9 @@ class _Generator:
     def number(self, s: dict[str, Any], name: str, *, integer: bool) -> int | float:
         """A number inside minimum/maximum (exclusive bounds honoured), 2 dp for floats."""
         step = 1 if integer else 0.01
-        low, high = _bound(s, "minimum", "exclusiveMinimum", step), _bound(
-            s, "maximum", "exclusiveMaximum", -step
+        low, high = (
+            _bound(s, "minimum", "exclusiveMinimum", step),
+            _bound(s, "maximum", "exclusiveMaximum", -step),
         )
         small = integer or name in ("quantity", "qty")
         default_low, default_high = (1.0, 10.0) if small else (1.0, 500.0)
@@ -268,14 +242,25 @@ class _Generator:
         if fmt == "uuid":
             return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         if fmt in ("uri", "url") or (fmt is None and lname in ("url", "website")):
-            return f"https://example.com/{_slug(self._word())}"
+            return f"https://example.com/{_slug(self.word())}"
         if fmt in ("email", "idn-email") or (fmt is None and "email" in lname):
-            return f"{_slug(self._word())}@example.com"
-        text = " ".join(self._word() for _ in range(self.rng.randint(1, 3)))
-        return _fit(text, s, self._word)
+            return f"{_slug(self.word())}@example.com"
+        code = coded_string(lname, str(s.get("description", "")), self.words)
+        if code is not None:
+            return code
+        text = " ".join(self.word() for _ in range(self.rng.randint(1, 3)))
+        return _fit(text, s, self)
 
-    def _word(self) -> str:
+    def word(self) -> str:
+        """One word from the document's pool."""
         return self.rng.choice(self.words)
+
+
+def _num(value: Any) -> float | None:
+    """The value as a number, or None for non-numbers (bool included)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _bound(s: dict[str, Any], inclusive: str, exclusive: str, step: float) -> float | None:
@@ -290,21 +275,25 @@ def _slug(word: str) -> str:
     return re.sub(r"[^a-z0-9]", "", word.lower()) or "user"
 
 
-def _fit(text: str, s: dict[str, Any], word: Callable[[], str]) -> str:
-    """Pad to minLength, cut to maxLength, and try a few shapes when a pattern is set."""
+def _fit(text: str, s: dict[str, Any], gen: _Generator) -> str:
+    """Pad to minLength and cut to maxLength; with a pattern, build a string that matches it."""
     min_len = int(s.get("minLength", 1))
     max_len = int(s.get("maxLength", 10_000))
     while len(text) < min_len:
-        text = f"{text} {word()}"
+        text = f"{text} {gen.word()}"
     text = text[: max(1, max_len)].strip() or "x"
     pattern = s.get("pattern")
-    if not isinstance(pattern, str):
+    if not isinstance(pattern, str) or _matches(pattern, text):
         return text
-    try:
-        compiled = re.compile(pattern)
-    except re.error:
-        return text
-    for candidate in (text, text.upper(), "USD", "A1", "12345", "ABC-123", text.replace(" ", "")):
-        if compiled.search(candidate) and min_len <= len(candidate) <= max_len:
-            return candidate
+    for _ in range(5):  # repeats are drawn at random: a few tries usually fit the lengths
+        made = sample_pattern(pattern, gen.rng)
+        if made is not None and min_len <= len(made) <= max_len:
+            return made
     return text
+
+
+def _matches(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return True  # a pattern Python cannot read: keep the words

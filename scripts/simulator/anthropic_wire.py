@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from scripts.simulator.answers import schema_from_text
@@ -16,6 +17,7 @@ from scripts.simulator.calls import (
     seed_text,
 )
 
+TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 # Anthropic's error `type` for each status it uses.
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -62,6 +64,7 @@ def parse(body: dict[str, Any]) -> Call:
     prompt = "\n".join([*system, *(first_user or [])])
 
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    _check_tools(tools)
     schema, tool_name = _target(body, tools, prompt)
     return Call(
         model=model,
@@ -88,32 +91,58 @@ def _check_roles_and_tools(messages: list[dict[str, Any]]) -> None:
     for i, msg in enumerate(messages):
         role = msg.get("role")
         if role == "system":
-            raise WireError(400, 'messages: Unexpected role "system". The Messages API accepts '
-                            'a top-level `system` parameter, not "system" as an input message '
-                            "role.")
+            raise WireError(
+                400,
+                'messages: Unexpected role "system". The Messages API accepts '
+                'a top-level `system` parameter, not "system" as an input message '
+                "role.",
+            )
         if role not in ("user", "assistant"):
             raise WireError(400, f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if role == "user" and i > 0:
             expected = {b.get("id") for b in _blocks(messages[i - 1], "tool_use")}
             for j, block in enumerate(msg.get("content") or []):
-                if isinstance(block, dict) and block.get("type") == "tool_result" and (
-                    block.get("tool_use_id") not in expected
+                if (
+                    isinstance(block, dict)
+                    and block.get("type") == "tool_result"
+                    and (block.get("tool_use_id") not in expected)
                 ):
-                    raise WireError(400, f"messages.{i}.content.{j}: unexpected `tool_use_id` "
-                                    "found in `tool_result` blocks: "
-                                    f"{block.get('tool_use_id')}. Each `tool_result` block "
-                                    "must have a corresponding `tool_use` block in the "
-                                    "previous message.")
+                    raise WireError(
+                        400,
+                        f"messages.{i}.content.{j}: unexpected `tool_use_id` "
+                        "found in `tool_result` blocks: "
+                        f"{block.get('tool_use_id')}. Each `tool_result` block "
+                        "must have a corresponding `tool_use` block in the "
+                        "previous message.",
+                    )
         uses = _blocks(msg, "tool_use") if role == "assistant" else []
         if not uses or i + 1 >= len(messages):
             continue  # a trailing assistant turn is a prefill, answered by this request
         answered = {b.get("tool_use_id") for b in _blocks(messages[i + 1], "tool_result")}
         missing = [str(b.get("id")) for b in uses if b.get("id") not in answered]
         if missing:
-            raise WireError(400, f"messages.{i}: `tool_use` ids were found without "
-                            f"`tool_result` blocks immediately after: {', '.join(missing)}. "
-                            "Each `tool_use` block must have a corresponding `tool_result` "
-                            "block in the next message.")
+            raise WireError(
+                400,
+                f"messages.{i}: `tool_use` ids were found without "
+                f"`tool_result` blocks immediately after: {', '.join(missing)}. "
+                "Each `tool_use` block must have a corresponding `tool_result` "
+                "block in the next message.",
+            )
+
+
+def _check_tools(tools: list[dict[str, Any]]) -> None:
+    """Custom tools need a valid name and an input_schema, as the API's validation says."""
+    for i, tool in enumerate(tools):
+        if tool.get("type") not in (None, "custom"):
+            continue  # server tools (web search, ...) have their own shapes
+        name = tool.get("name")
+        if not isinstance(name, str) or not TOOL_NAME_RE.fullmatch(name):
+            raise WireError(
+                400,
+                f"tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'",
+            )
+        if not isinstance(tool.get("input_schema"), dict):
+            raise WireError(400, f"tools.{i}.custom.input_schema: Field required")
 
 
 def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -149,9 +178,12 @@ def render(call: Call, answer: Answer) -> Any:
         # A cut-off tool call carries no usable input; a non-object answer gets wrapped,
         # because the real API only ever returns an object as tool input.
         value = {} if answer.truncated else answer.value
-        block: dict[str, Any] = {"type": "tool_use", "id": new_id("toolu_01"),
-                                 "name": call.tool_name,
-                                 "input": value if isinstance(value, dict) else {"value": value}}
+        block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": new_id("toolu_01"),
+            "name": call.tool_name,
+            "input": value if isinstance(value, dict) else {"value": value},
+        }
         stop = "tool_use"
     else:
         block = {"type": "text", "text": answer.text}
@@ -179,5 +211,8 @@ def error_body(status: int, message: str | None = None, param: str | None = None
     del param  # Anthropic puts the offending path inside the message instead
     kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     text = message or ERROR_MESSAGES.get(status, f"Simulated error (status {status}).")
-    return {"type": "error", "error": {"type": kind, "message": text},
-            "request_id": new_id("req_01")}
+    return {
+        "type": "error",
+        "error": {"type": kind, "message": text},
+        "request_id": new_id("req_01"),
+    }

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import random
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +20,11 @@ from starlette.types import Receive
 from scripts.simulator import anthropic_wire, openai_wire
 from scripts.simulator.answers import build_answer, document_words, make_invalid
 from scripts.simulator.calls import Answer, Call, WireError, new_id
-from scripts.simulator.faults import decide, parse_directives, retry_headers
+from scripts.simulator.faults import Directives, decide, parse_directives, retry_headers
 from scripts.simulator.state import SAMPLE_INTERVAL_S, SimState, Stats
 from scripts.simulator.tokens import input_tokens, output_tokens
 
+MAX_TRACKED_DOCUMENTS = 100_000
 CLIENT_GONE = 499  # nginx's code for "client closed request": counted, never seen by a client
 
 
@@ -68,6 +70,7 @@ class Simulator:
         self.initial = state.copy()
         self.stats = Stats()
         self.rng = random.Random(state.seed)
+        self.seen: dict[int, int] = {}
 
     async def complete(self, request: Request, provider: Provider) -> Response:
         """Serve one completion request, keeping the in-flight gauges right on every path."""
@@ -79,8 +82,12 @@ class Simulator:
             except ValueError:
                 body = None
             if not isinstance(body, dict):
-                return self._error(provider, "unknown", 400, message="We could not parse the "
-                                   "JSON body of your request.")
+                return self._error(
+                    provider,
+                    "unknown",
+                    400,
+                    message="We could not parse the JSON body of your request.",
+                )
             model = body["model"] if isinstance(body.get("model"), str) else "unknown"
             self.stats.begin(model)
             try:
@@ -98,8 +105,14 @@ class Simulator:
             call = provider.parse(body)
         except WireError as exc:
             return self._error(provider, model, exc.status, message=exc.message, param=exc.param)
+        directives = parse_directives(call.document)
         decision = decide(
-            self.state, model, parse_directives(call.document), call.first_turn, self.rng
+            self.state,
+            model,
+            directives,
+            first_turn=call.first_turn,
+            seen=self._seen(call, directives),
+            rng=self.rng,
         )
         counters = self.stats.model(model)
         if decision.status is not None:
@@ -123,6 +136,17 @@ class Simulator:
         self.stats.count_status(model, 200)
         payload = provider.render(call, answer)
         return JSONResponse(payload, headers={provider.request_id_header: new_id("req_")})
+
+    def _seen(self, call: Call, directives: Directives) -> int:
+        """How many earlier requests carried this document (tracked only for fail_times)."""
+        if directives.fail_times is None:
+            return 0
+        if len(self.seen) > MAX_TRACKED_DOCUMENTS:
+            self.seen.clear()  # a bound, not an LRU: fail_times runs are short-lived tests
+        key = zlib.crc32(call.seed_text.encode("utf-8", "replace"))
+        count = self.seen.get(key, 0)
+        self.seen[key] = count + 1
+        return count
 
     def _build(self, call: Call, invalid: bool) -> Answer:
         """The answer, its JSON text (plain text when no schema was given) and its usage."""
@@ -161,6 +185,7 @@ class Simulator:
         """Counters to zero and configuration back to what the app was created with."""
         self.state.merge(self.initial.to_dict())
         self.stats.reset()
+        self.seen.clear()
         self.rng = random.Random(self.state.seed)
 
     async def sample_forever(self) -> None:
@@ -179,6 +204,16 @@ def create_app(state: SimState | None = None) -> Starlette:
 
     async def messages(request: Request) -> Response:
         return await sim.complete(request, ANTHROPIC)
+
+    async def count_tokens(request: Request) -> Response:
+        # Same formula as the usage of a real call, so a pre-flight count matches the bill.
+        try:
+            body = json.loads(await request.body())
+            call = anthropic_wire.parse({"max_tokens": 1, **body})
+        except (ValueError, TypeError, WireError) as exc:
+            message = exc.message if isinstance(exc, WireError) else "invalid JSON body"
+            return JSONResponse(anthropic_wire.error_body(400, message), status_code=400)
+        return JSONResponse({"input_tokens": input_tokens(call.texts, call.schema_objs)})
 
     async def stats(request: Request) -> Response:
         since = request.query_params.get("since")
@@ -228,6 +263,7 @@ def create_app(state: SimState | None = None) -> Starlette:
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/sim/stats", stats, methods=["GET"]),
             Route("/sim/config", config, methods=["GET", "POST"]),
             Route("/sim/reset", reset, methods=["POST"]),

@@ -20,6 +20,8 @@ class Directives:
     invalid_once: bool = False
     status: int | None = None
     latency_ms: float | None = None
+    timeout: bool = False
+    fail_times: int | None = None  # the status (default 500) only for the first N requests
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,23 @@ class Decision:
 
 
 def parse_directives(text: str) -> Directives:
-    """Read [[sim:invalid]], [[sim:invalid_once]], [[sim:status=N]], [[sim:latency_ms=N]]."""
+    """Read [[sim:invalid|invalid_once|timeout]], [[sim:status=N|latency_ms=N|fail_times=N]]."""
     if "[[sim:" not in text:  # the common case: one substring scan, no regex
         return Directives()
-    invalid = invalid_once = False
+    invalid = invalid_once = timeout = False
     status: int | None = None
     latency: float | None = None
+    fail_times: int | None = None
     for match in _DIRECTIVE_RE.finditer(text):
         name, value = match.group(1), match.group(2)
         if name == "invalid":
             invalid = True
         elif name == "invalid_once":
             invalid_once = True
+        elif name == "timeout":
+            timeout = True
+        elif name == "fail_times" and value and value.isdigit():
+            fail_times = int(value)
         elif name == "status" and value and value.isdigit():
             status = int(value)
         elif name == "latency_ms" and value:
@@ -52,13 +59,22 @@ def parse_directives(text: str) -> Directives:
                 latency = max(0.0, float(value))
             except ValueError:
                 continue
-    return Directives(invalid, invalid_once, status, latency)
+    return Directives(invalid, invalid_once, status, latency, timeout, fail_times)
 
 
 def decide(
-    state: SimState, model: str, directives: Directives, first_turn: bool, rng: random.Random
+    state: SimState,
+    model: str,
+    directives: Directives,
+    *,
+    first_turn: bool,
+    seen: int,
+    rng: random.Random,
 ) -> Decision:
-    """Decide a request's fate from the global state, the model and the document's directives."""
+    """Decide a request's fate from the state, the model and the document's directives.
+
+    `seen` is how many earlier requests carried the same document (for fail_times).
+    """
     # Always draw the same numbers, so one seed gives one fault sequence whatever the config.
     roll_fault, roll_timeout, roll_invalid = rng.random(), rng.random(), rng.random()
     pick = rng.choice(state.fault_statuses) if state.fault_statuses else 500
@@ -69,12 +85,16 @@ def decide(
         status = DOWN_STATUS
     elif model in state.status_models:
         status = state.status_models[model]
+    elif directives.fail_times is not None:
+        if seen < directives.fail_times:
+            status = directives.status if directives.status is not None else 500
     elif directives.status is not None:
         status = directives.status
     elif roll_fault < state.fault_rate:
         status = pick
 
-    hang_s = state.timeout_hang_s if status is None and roll_timeout < state.timeout_rate else 0.0
+    hangs = directives.timeout or roll_timeout < state.timeout_rate
+    hang_s = state.timeout_hang_s if status is None and hangs else 0.0
     invalid = (
         directives.invalid
         or (directives.invalid_once and first_turn)

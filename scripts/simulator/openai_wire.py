@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from scripts.simulator.calls import (
     seed_text,
 )
 
+TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 # OpenAI's error `type` and `code` for each status it uses.
 ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -45,6 +47,13 @@ def parse(body: dict[str, Any]) -> Call:
     if body.get("stream"):
         raise WireError(400, "stream=true is not supported by the simulator", "stream")
     _check_tool_sequence(messages)
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+    _check_tools(tools)
+    spec = (fmt or {}).get("json_schema")
+    if isinstance(spec, dict) and spec.get("strict"):
+        label = f"response_format '{spec.get('name')}'"
+        _check_strict(spec.get("schema"), label, "response_format")
 
     texts: list[str] = []
     document: list[str] = []
@@ -64,8 +73,6 @@ def parse(body: dict[str, Any]) -> Call:
         elif role == "user" and first_user is None:
             first_user = pieces
     prompt = "\n".join([*system, *(first_user or [])])
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
-    fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
     schema, tool_name = _target(tools, body.get("tool_choice"), fmt or {}, prompt)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     return Call(
@@ -88,15 +95,21 @@ def _check_tool_sequence(messages: list[dict[str, Any]]) -> None:
     for i, msg in enumerate(messages):
         role = msg.get("role")
         if role not in ROLES:
-            raise WireError(400, f"Invalid value: '{role}'. Supported values are: "
-                            "'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
-                            f"messages[{i}].role")
+            raise WireError(
+                400,
+                f"Invalid value: '{role}'. Supported values are: "
+                "'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
+                f"messages[{i}].role",
+            )
         if role == "tool":
             call_id = msg.get("tool_call_id")
             if call_id not in open_calls:
-                raise WireError(400, "Invalid parameter: messages with role 'tool' must be a "
-                                "response to a preceeding message with 'tool_calls'.",
-                                f"messages.[{i}].role")
+                raise WireError(
+                    400,
+                    "Invalid parameter: messages with role 'tool' must be a "
+                    "response to a preceeding message with 'tool_calls'.",
+                    f"messages.[{i}].role",
+                )
             pending.pop(str(call_id), None)
             continue
         if pending:
@@ -109,10 +122,71 @@ def _check_tool_sequence(messages: list[dict[str, Any]]) -> None:
                     open_calls.add(call["id"])
     if pending:
         ids = ", ".join(pending)
-        raise WireError(400, "An assistant message with 'tool_calls' must be followed by tool "
-                        "messages responding to each 'tool_call_id'. The following "
-                        f"tool_call_ids did not have response messages: {ids}",
-                        f"messages.[{min(pending.values())}].role")
+        raise WireError(
+            400,
+            "An assistant message with 'tool_calls' must be followed by tool "
+            "messages responding to each 'tool_call_id'. The following "
+            f"tool_call_ids did not have response messages: {ids}",
+            f"messages.[{min(pending.values())}].role",
+        )
+
+
+def _check_tools(tools: list[dict[str, Any]]) -> None:
+    """Function tools need a valid name; strict ones a schema Structured Outputs accepts."""
+    for i, tool in enumerate(tools):
+        fn = tool.get("function")
+        if not isinstance(fn, dict):
+            raise WireError(
+                400, f"Missing required parameter: 'tools[{i}].function'.", f"tools[{i}].function"
+            )
+        name = fn.get("name")
+        if not isinstance(name, str) or not TOOL_NAME_RE.fullmatch(name):
+            raise WireError(
+                400,
+                f"Invalid 'tools[{i}].function.name': string does not match "
+                "pattern. Expected a string that matches the pattern "
+                "'^[a-zA-Z0-9_-]+$'.",
+                f"tools[{i}].function.name",
+            )
+        if fn.get("strict"):
+            _check_strict(
+                fn.get("parameters"), f"function '{name}'", f"tools[{i}].function.parameters"
+            )
+
+
+def _check_strict(schema: Any, label: str, param: str) -> None:
+    """Strict mode's rules: every object closed and listing all its properties as required."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(schema, ())]
+    while stack:
+        node, path = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        props = node.get("properties")
+        if isinstance(props, dict) or node.get("type") == "object":
+            where = f"Invalid schema for {label}: In context={path!r}, "
+            if node.get("additionalProperties") is not False:
+                raise WireError(
+                    400,
+                    where + "'additionalProperties' is required to be supplied and to be false.",
+                    param,
+                )
+            missing = [k for k in props or {} if k not in (node.get("required") or [])]
+            if missing:
+                raise WireError(
+                    400,
+                    where + "'required' is required to be supplied and to be "
+                    "an array including every key in properties. Missing "
+                    f"'{missing[0]}'.",
+                    param,
+                )
+        for key in ("properties", "$defs", "definitions"):
+            if isinstance(node.get(key), dict):
+                stack.extend((v, (*path, key, k)) for k, v in node[key].items())
+        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            if isinstance(node.get(key), list):
+                stack.extend((v, (*path, key, str(i))) for i, v in enumerate(node[key]))
+        if isinstance(node.get("items"), dict):
+            stack.append((node["items"], (*path, "items")))
 
 
 def _target(
@@ -129,8 +203,11 @@ def _target(
         if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
             name = str(choice["function"].get("name"))
             if name not in functions:
-                raise WireError(400, f"Invalid value for 'tool_choice': function '{name}' "
-                                "not found in 'tools'.", "tool_choice")
+                raise WireError(
+                    400,
+                    f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.",
+                    "tool_choice",
+                )
         params = functions[name].get("parameters")
         return (params if isinstance(params, dict) else {"type": "object"}), name
     if fmt.get("type") == "json_schema":
@@ -146,14 +223,20 @@ def _target(
 def render(call: Call, answer: Answer) -> Any:
     """A chat.completion object carrying the answer text as tool arguments or as the content."""
     in_tokens, out_tokens, text = answer.input_tokens, answer.output_tokens, answer.text
-    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None,
-                               "annotations": []}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "annotations": [],
+    }
     if call.tool_name is not None:
-        message["tool_calls"] = [{
-            "id": new_id("call_"),
-            "type": "function",
-            "function": {"name": call.tool_name, "arguments": text},
-        }]
+        message["tool_calls"] = [
+            {
+                "id": new_id("call_"),
+                "type": "function",
+                "function": {"name": call.tool_name, "arguments": text},
+            }
+        ]
         finish = "tool_calls"
     else:
         message["content"] = text
@@ -163,16 +246,25 @@ def render(call: Call, answer: Answer) -> Any:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": call.model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "length" if answer.truncated else finish}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "length" if answer.truncated else finish,
+            }
+        ],
         "usage": {
             "prompt_tokens": in_tokens,
             "completion_tokens": out_tokens,
             "total_tokens": in_tokens + out_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0,
-                                          "rejected_prediction_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         },
         "service_tier": "default",
         "system_fingerprint": "fp_simulator",
@@ -181,7 +273,8 @@ def render(call: Call, answer: Answer) -> Any:
 
 def error_body(status: int, message: str | None = None, param: str | None = None) -> Any:
     """OpenAI's error envelope: {"error": {message, type, param, code}}."""
-    kind, code = ERROR_KINDS.get(status, ("server_error" if status >= 500 else
-                                          "invalid_request_error", None))
+    kind, code = ERROR_KINDS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
     text = message or ERROR_MESSAGES.get(status, f"Simulated error (status {status}).")
     return {"error": {"message": text, "type": kind, "param": param, "code": code}}

@@ -28,6 +28,8 @@ def uvicorn_config(
         lifespan="on",
         # Clients keep connections open between calls; let them, as the real APIs do.
         timeout_keep_alive=30,
+        # A hung request whose client never leaves must not block shutdown for long.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -166,8 +166,10 @@ class Stats:
         usage: dict[str, Any] = {}
         for name, m in self.models.items():
             data = dataclasses.asdict(m)
-            usage[name] = {"input_tokens": data.pop("input_tokens"),
-                           "output_tokens": data.pop("output_tokens")}
+            usage[name] = {
+                "input_tokens": data.pop("input_tokens"),
+                "output_tokens": data.pop("output_tokens"),
+            }
             by_model[name] = data
         samples: list[list[float]] = []
         if with_samples:
