@@ -266,3 +266,31 @@ def retry(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     )
     session.execute(text("NOTIFY docqueue_jobs"))
     return _get(session, job_id)
+
+
+def find_reusable(
+    *,
+    session: Session,
+    tenant_id: uuid.UUID,
+    document_sha256: str,
+    schema_name: str,
+    schema_version: str,
+    prompt_version: str,
+    model: str,
+) -> Job | None:
+    """An earlier succeeded job of this tenant whose result a `reuse` job may copy."""
+    return session.scalar(
+        select(Job)
+        .where(
+            Job.tenant_id == tenant_id,
+            Job.document_sha256 == document_sha256,
+            Job.schema_name == schema_name,
+            Job.schema_version == schema_version,
+            Job.prompt_version == prompt_version,
+            Job.model == model,
+            Job.status == JobStatus.SUCCEEDED,
+            Job.result.isnot(None),
+        )
+        .order_by(Job.finished_at.desc())
+        .limit(1)
+    )

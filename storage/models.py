@@ -104,6 +104,7 @@ class Job(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency"),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_jobs_tenant_document", "tenant_id", "document_sha256"),
         Index("ix_jobs_batch_status", "batch_id", "status"),
         # The dispatcher's work list: small, because dispatched rows leave it.
         Index(

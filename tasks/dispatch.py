@@ -9,24 +9,33 @@ import time
 from types import FrameType
 
 import psycopg
+import redis
 import structlog
 
 from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
 from storage.db import session_scope
 from tasks.celery_app import TASK_NAME, app, queue_name
+from tasks.errors import Paused
+from tasks.killswitch import RedisKillSwitch
+from tasks.ports import KillSwitch
 
 log = structlog.get_logger(__name__)
 RECONCILE_EVERY_S = 2.0
 
 
-def dispatch_once(*, settings: Settings) -> int:
+def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -> int:
     """Publish one round of work for every tier; returns how many jobs went out.
 
     Messages are published before the transaction commits: a crash in between leaves the
     job undispatched (it is published again, and the duplicate is a no-op at claim time),
     never a committed job without a message.
     """
+    if killswitch is not None:
+        try:
+            killswitch.check()
+        except Paused:
+            return 0  # paused: jobs wait in Postgres, none is published or failed
     sent = 0
     cfg = settings.app.dispatch
     for tier in TIERS:
@@ -79,12 +88,13 @@ def run_forever() -> None:
     poll = settings.app.dispatch.poll_interval_s
     conn: psycopg.Connection[tuple[object, ...]] | None = None
     last_reconcile = 0.0
+    switch = RedisKillSwitch(redis.Redis.from_url(settings.redis_url, socket_timeout=5))
     log.info("scheduler_started")
     while not stop:
         try:
             if conn is None:
                 conn = _listener(settings)
-            sent = dispatch_once(settings=settings)
+            sent = dispatch_once(settings=settings, killswitch=switch)
             if time.monotonic() - last_reconcile > RECONCILE_EVERY_S:
                 reconcile_once(settings=settings)
                 last_reconcile = time.monotonic()

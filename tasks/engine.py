@@ -162,6 +162,7 @@ def call_chain(
     last: TaskError | None = None
     attempts = 0
     for model in engine.config.tiers[tier].models:
+        engine.killswitch.check()  # before the breaker, so a pause never strands its probe
         if not engine.breaker.allow(model=model):
             last = last or ProviderError(f"{model}: circuit open", attempts=attempts)
             continue

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import redis
+import sqlalchemy.exc
 from celery import Task
 
 from tasks.celery_app import TASK_NAME, app
@@ -16,4 +18,13 @@ from tasks.worker import process_job
 )
 def extract_job(self: Task, job_id: str) -> str:
     """Process one job by id; the document text is read from Postgres, never passed here."""
-    return str(process_job(job_id=uuid.UUID(job_id), runtime=get_runtime()))
+    try:
+        return str(process_job(job_id=uuid.UUID(job_id), runtime=get_runtime()))
+    except (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        redis.ConnectionError,
+    ) as exc:
+        # Postgres or Redis is restarting: try this delivery again shortly. If even the
+        # retry cannot be published, the reconciler re-dispatches the job from Postgres.
+        raise self.retry(exc=exc, countdown=2, max_retries=30) from exc

@@ -16,6 +16,7 @@ from schemas.jobs import ErrorType, JobStatus
 from storage import jobs as job_store
 from storage.db import session_scope
 from storage.ledger import CallRow, record_call
+from storage.models import Job
 from tasks import engine as engine_mod
 from tasks.errors import TaskError
 from tasks.runtime import Runtime
@@ -85,6 +86,10 @@ def process_job(*, job_id: uuid.UUID, runtime: Runtime) -> Disposition:
             else ""
         )
     attempt, tenant_id, tier = job.attempts, job.tenant_id, job.tier
+    if job.reuse and job.document_sha256:
+        reused = _reuse(runtime, job)
+        if reused is not None:
+            return reused
     structlog.contextvars.bind_contextvars(
         job_id=str(job_id), tenant_id=str(tenant_id), attempt=attempt, batch_id=str(job.batch_id)
     )
@@ -142,6 +147,34 @@ def process_job(*, job_id: uuid.UUID, runtime: Runtime) -> Disposition:
             result=outcome.result,
             model=outcome.model,
             chunks=outcome.chunks,
+        )
+    return Disposition.DONE if written else Disposition.FENCED
+
+
+def _reuse(runtime: Runtime, job: Job) -> Disposition | None:
+    """Copy an earlier identical extraction (same document, schema, prompt, model) at no cost."""
+    model = runtime.settings.app.tiers[Tier_(job.tier)].models[0]
+    with session_scope() as session:
+        earlier = job_store.find_reusable(
+            session=session,
+            tenant_id=job.tenant_id,
+            document_sha256=job.document_sha256 or "",
+            schema_name=job.schema_name,
+            schema_version=job.schema_version,
+            prompt_version=job.prompt_version,
+            model=model,
+        )
+        if earlier is None:
+            return None
+        written = job_store.finish(
+            session=session,
+            job_id=job.id,
+            attempt=job.attempts,
+            status=JobStatus.SUCCEEDED,
+            result=earlier.result,
+            model=earlier.model,
+            chunks=earlier.chunks,
+            cache_hit=True,
         )
     return Disposition.DONE if written else Disposition.FENCED
 
