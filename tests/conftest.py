@@ -6,14 +6,17 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import redis
+from sqlalchemy.orm import Session
 
 from scripts.services import PostgresServer, RedisServer, free_port
 from scripts.stack import Stack
@@ -102,14 +105,30 @@ class Tenant:
 
 @dataclass
 class LiveStack:
-    """The running platform: URLs, the process handles, and two tenants."""
+    """A running platform: URLs, process handles, its own database, and two tenants."""
 
     stack: Stack
     api_url: str
     sim_url: str
-    alice: Tenant
-    bob: Tenant
+    db_url: str
+    redis_url: str
     env: dict[str, str]
+    alice: Tenant = field(init=False)
+    bob: Tenant = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.alice = self.tenant("alice")
+        self.bob = self.tenant("bob")
+
+    def tenant(self, name: str, *, budget: float = 1000.0, concurrency: int = 64) -> Tenant:
+        """Create a tenant in this stack's database."""
+        return make_tenant(name, budget=budget, concurrency=concurrency, url=self.db_url)
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A committing session on this stack's database."""
+        from storage.db import session_scope
+
+        return session_scope(self.db_url)
 
     def client(self, tenant: Tenant | None = None) -> httpx.Client:
         """An HTTP client for the API, authenticated as `tenant` (alice by default)."""
@@ -130,13 +149,23 @@ class LiveStack:
         result: dict[str, Any] = resp.json()
         return result
 
+    def close(self) -> None:
+        """Stop every process of this stack, printing tracebacks from their logs."""
+        self.stack.stop_all()
+        for path in sorted(self.stack.run_dir.glob("*.log")):
+            tail = self.stack.log_tail(path.stem, 20)
+            if "Traceback" in tail:
+                print(f"--- {path.stem} log tail ---\n{tail}")
 
-def make_tenant(name: str, *, budget: float = 1000.0, concurrency: int = 64) -> Tenant:
+
+def make_tenant(
+    name: str, *, budget: float = 1000.0, concurrency: int = 64, url: str | None = None
+) -> Tenant:
     """Create a tenant through the storage layer (the CLI calls the same functions)."""
     from storage.db import session_scope
     from storage.tenants import create_tenant, issue_key
 
-    with session_scope() as session:
+    with session_scope(url) as session:
         tenant = create_tenant(
             session=session,
             name=f"{name}-{uuid.uuid4().hex[:6]}",
@@ -148,16 +177,22 @@ def make_tenant(name: str, *, budget: float = 1000.0, concurrency: int = 64) -> 
 
 
 def write_test_config(path: Path, overrides: dict[str, dict[str, Any]]) -> Path:
-    """Copy the default TOML with some tables' keys replaced (faster backoff, short deadlines)."""
+    """Copy the default TOML with some tables' keys replaced (nested tables merge)."""
     import tomllib
 
     import tomli_w
 
     from schemas.config import DEFAULT_CONFIG
 
+    def merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+
     data = tomllib.loads(DEFAULT_CONFIG.read_text())
-    for table, values in overrides.items():
-        data.setdefault(table, {}).update(values)
+    merge(data, overrides)
     path.write_text(tomli_w.dumps(data))
     return path
 
@@ -170,43 +205,86 @@ TEST_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="session")
-def live(
-    tmp_path_factory: pytest.TempPathFactory,
-    pg_url: str,
-    redis_url: str,
-    service_env: dict[str, str],
-) -> Iterator[LiveStack]:
-    """Simulator, API, one worker for every tier and the scheduler, as real processes."""
-    run_dir = tmp_path_factory.mktemp("stack")
-    config = write_test_config(run_dir / "docqueue.toml", TEST_OVERRIDES)
-    sim_port = free_port()
-    env = {
-        **service_env,
-        "DOCQUEUE_CONFIG": str(config),
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
-        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "OPENAI_API_KEY": "sk-test",
-        "ANTHROPIC_API_KEY": "sk-ant-test",
-    }
-    os.environ["DOCQUEUE_CONFIG"] = str(config)
-    from schemas.config import get_settings
+@dataclass
+class WorkerSpec:
+    """One worker process of a test stack."""
 
-    get_settings.cache_clear()
-    stack = Stack(run_dir=run_dir, env=env)
-    try:
-        sim_url = stack.simulator(port=sim_port)
-        api_url = stack.api(port=free_port())
-        stack.scheduler()
-        stack.worker(name="worker1", concurrency=16)
-        live = LiveStack(stack, api_url, sim_url, make_tenant("alice"), make_tenant("bob"), env)
-        yield live
-    finally:
-        stack.stop_all()
-        for name in ("worker1", "scheduler", "api", "simulator"):
-            tail = stack.log_tail(name, 15)
-            if "Traceback" in tail:
-                print(f"--- {name} log tail ---\n{tail}")
+    name: str = "worker1"
+    tiers: str = "low,medium,high"
+    concurrency: int = 16
+
+
+StackFactory = Callable[..., LiveStack]
+
+
+@pytest.fixture(scope="session")
+def stack_factory(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer, redis_url: str
+) -> Iterator[StackFactory]:
+    """Build isolated stacks: each gets a fresh Postgres database and its own Redis DB number.
+
+    Call it as `stack_factory(name="caps", overrides={...}, workers=[WorkerSpec(...)],
+    sim_latency_ms=0)`; call `.close()` on the result when done (module fixtures do).
+    """
+    from storage.migrate import upgrade
+
+    made: list[LiveStack] = []
+    redis_dbs = iter(range(1, UNIT_DB))
+
+    def make(
+        *,
+        name: str,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        workers: list[WorkerSpec] | None = None,
+        sim_latency_ms: int = 0,
+        scheduler: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> LiveStack:
+        db_name = f"dq_{name}_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(pg_server.url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+        db_url = pg_server.url.rsplit("/", 1)[0] + f"/{db_name}"
+        upgrade(url=db_url)
+        stack_redis = redis_url.rsplit("/", 1)[0] + f"/{next(redis_dbs)}"
+        run_dir = tmp_path_factory.mktemp(f"stack-{name}")
+        config = write_test_config(
+            run_dir / "docqueue.toml", {**TEST_OVERRIDES, **(overrides or {})}
+        )
+        sim_port = free_port()
+        env = {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": stack_redis,
+            "DOCQUEUE_CONFIG": str(config),
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
+            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{sim_port}",
+            "OPENAI_API_KEY": "sk-test",
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+            **(extra_env or {}),
+        }
+        stack = Stack(run_dir=run_dir, env=env)
+        try:
+            sim_url = stack.simulator(port=sim_port, latency_ms=sim_latency_ms)
+            api_url = stack.api(port=free_port())
+            if scheduler:
+                stack.scheduler()
+            for spec in workers if workers is not None else [WorkerSpec()]:
+                stack.worker(name=spec.name, tiers=spec.tiers, concurrency=spec.concurrency)
+            live = LiveStack(stack, api_url, sim_url, db_url, stack_redis, env)
+        except BaseException:
+            stack.stop_all()
+            raise
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        live.close()
+
+
+@pytest.fixture(scope="session")
+def live(stack_factory: StackFactory) -> LiveStack:
+    """The shared stack: simulator, API, one worker for every tier and the scheduler."""
+    return stack_factory(name="live")
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60.0, every: float = 0.2) -> Any:

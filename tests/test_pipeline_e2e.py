@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from schemas.extraction.registry import get_schema
-from storage.db import session_scope
 from storage.models import LlmCall
 from tests.conftest import LiveStack, wait_job
 
@@ -35,7 +34,7 @@ def test_submitted_job_succeeds_with_schema_valid_result_and_ledger_matching_sim
     assert job["model"] in ("gpt-4.1-mini", "gpt-4.1", "claude-sonnet-4-5", "claude-haiku-4-5")
     stats = live.sim("/sim/stats")
     sim_usage = stats["usage"][job["model"]]
-    with session_scope() as session:
+    with live.session() as session:
         rows = session.execute(
             select(
                 func.count(), func.sum(LlmCall.input_tokens), func.sum(LlmCall.output_tokens)
@@ -59,7 +58,7 @@ def test_job_whose_every_answer_fails_validation_ends_validation_failed(live: Li
     assert job["error"]["type"] == "validation_failed"
     assert job["error"]["message"]
     # every answer was billed: the first try plus the tier's re-asks
-    with session_scope() as session:
+    with live.session() as session:
         calls = session.scalar(select(func.count()).where(LlmCall.job_id == job["id"]))
     assert calls == 2  # low tier: max_reasks = 1
 
