@@ -56,6 +56,37 @@ def tenant_create(
         typer.echo(f"tenant {name}: id {tenant_id}\napi key (store it now): {key}")
 
 
+@tenant_app.command("issue-key")
+def tenant_issue_key(
+    tenant_id: str,
+    expires_in_days: Annotated[int | None, typer.Option(help="Key lifetime.")] = None,
+) -> None:
+    """Issue another API key for a tenant (for rotation); prints it once."""
+    import datetime as dt
+    import uuid
+
+    from storage.db import session_scope
+    from storage.tenants import issue_key
+
+    expires = (
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    )
+    with session_scope() as session:
+        key = issue_key(session=session, tenant_id=uuid.UUID(tenant_id), expires_at=expires)
+    typer.echo(key)
+
+
+@tenant_app.command("revoke-key")
+def tenant_revoke_key(prefix: str) -> None:
+    """Revoke the key(s) with this prefix (the 8 hex characters after `dq_`)."""
+    from storage.db import session_scope
+    from storage.tenants import revoke_key
+
+    with session_scope() as session:
+        count = revoke_key(session=session, prefix=prefix)
+    typer.echo(f"revoked {count} key(s)")
+
+
 @app.command()
 def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the HTTP API."""

@@ -93,17 +93,18 @@ class _Recorder:
         self.pending: CallRecord | None = None
         self.lock = threading.Lock()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Hand the pending record to the sink."""
         if self.pending is not None:
             self.sink(self.pending)
             self.pending = None
 
     def on_kwargs(self, *_: Any, **__: Any) -> None:
-        self._flush()
+        self.flush()
         self.started = time.monotonic()
 
     def on_response(self, response: Any, *_: Any, **__: Any) -> None:
-        self._flush()
+        self.flush()
         latency = int((time.monotonic() - self.started) * 1000)
         usage = _usage_of(self.provider, response)
         self.pending = CallRecord(self.model, self.provider, usage, latency, "ok", 200)
@@ -113,7 +114,7 @@ class _Recorder:
             self.pending.outcome = "validation_error"
 
     def on_error(self, error: Exception, *_: Any, **__: Any) -> None:
-        self._flush()
+        self.flush()
         latency = int((time.monotonic() - self.started) * 1000)
         status = getattr(error, "status_code", None)
         outcome = f"http_{status}" if status else type(error).__name__.lower()[:32]
@@ -180,4 +181,4 @@ def extract(
     except InstructorRetryException as exc:
         raise unwrap(exc) from exc
     finally:
-        recorder._flush()
+        recorder.flush()  # the last response is billed even if parsing raised
