@@ -14,6 +14,7 @@ import structlog
 
 from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
+from storage.budget import release_stale
 from storage.db import session_scope
 from tasks.celery_app import TASK_NAME, app, queue_name
 from tasks.errors import Paused
@@ -63,8 +64,15 @@ def reconcile_once(*, settings: Settings) -> None:
             queued_after=dt.timedelta(seconds=cfg.stuck_queued_s),
             running_grace=dt.timedelta(seconds=cfg.requeue_running_grace_s),
         )
-    if lost or dead:
-        log.warning("reconciled", requeued_queued=lost, requeued_running=dead)
+        # A reservation outliving the hard time limit belongs to a crashed worker: settle it
+        # from the ledger so the tenant's budget is not held forever.
+        stale = release_stale(
+            session=session, older_than=dt.timedelta(seconds=settings.app.celery.time_limit_s)
+        )
+    if lost or dead or stale:
+        log.warning(
+            "reconciled", requeued_queued=lost, requeued_running=dead, released_reservations=stale
+        )
 
 
 def _listener(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
