@@ -5,7 +5,7 @@
 #   make test-faults  slow fault-injection tests
 #   make lint         ruff + mypy --strict
 #   make demo / down  bring the demo stack up / tear it down
-#   make bench        benchmark
+#   make bench        benchmark (BENCH_ARGS="--quick" for a smoke run)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,6 +16,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 # When set (by .ci/run), `make test` writes pytest's own exit code to this file,
 # because make itself turns every failing recipe into exit code 2.
 PYTEST_RC_FILE ?=
@@ -77,7 +78,7 @@ down: venv
 	$(PY) -m scripts.demo down
 
 bench: venv redis postgres
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 ## services-*: only Postgres + Redis of the dev stack, via scripts/services.py.
 services-up: venv redis postgres

@@ -9,7 +9,8 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from api import errors
-from api.routes import jobs, meta
+from api.bodylimit import BodyLimit
+from api.routes import batches, jobs, meta, metrics, usage
 from schemas.config import get_settings
 from scripts.logs import configure_logging
 
@@ -22,11 +23,16 @@ def create_app() -> FastAPI:
         title="docqueue",
         version="0.1.0",
         description="Batch structured extraction from documents with LLMs.",
+        responses=errors.ERROR_RESPONSES,
     )
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(jobs.router)
+    app.include_router(batches.router)
+    app.include_router(usage.router)
+    app.include_router(metrics.router)
     limit = settings.app.limits.max_request_bytes
+    app.add_middleware(BodyLimit, limit=limit)  # inside _context: chunked bodies are counted
 
     @app.middleware("http")
     async def _context(

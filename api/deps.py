@@ -9,6 +9,7 @@ import structlog
 from fastapi import Depends, Header
 from sqlalchemy.orm import Session
 
+from api.ratelimit import enforce as enforce_rate_limit
 from schemas.config import Settings, get_settings
 from storage.db import session_scope
 from storage.errors import AuthError
@@ -37,6 +38,7 @@ def _tenant(
         raise AuthError("is malformed: use 'Authorization: Bearer <api key>'")
     tenant = authenticate(session=session, api_key=key.strip())
     structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id))
+    enforce_rate_limit(tenant.id)  # every authenticated route, per tenant (429 when over)
     return tenant
 
 

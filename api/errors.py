@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.api import ErrorBody
 from schemas.errors import UnknownSchemaError
 from storage.errors import AuthError, IdempotencyConflict, InvalidState, NotFound, StorageError
 
@@ -76,7 +79,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        type_ = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return _json(exc.status_code, type_, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
@@ -88,3 +93,22 @@ def install(app: FastAPI) -> None:
 def too_large(limit: int) -> JSONResponse:
     """413 for a body over the configured limit."""
     return _json(413, "request_too_large", f"request body exceeds {limit} bytes")
+
+
+_ERROR_STATUSES = {
+    400: "Bad request",
+    401: "Missing, malformed or unknown API key",
+    404: "No such resource (or it belongs to another tenant)",
+    405: "Method not allowed",
+    409: "Conflict: idempotency key reused with another body, or the wrong state",
+    413: "Request or document too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Over the tenant's request rate (see Retry-After)",
+    500: "Internal error; the request was not applied",
+}
+# The OpenAPI spec documents every error answer with its real shape (FastAPI would
+# otherwise advertise its own 422 body, which the handlers above never send).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _ERROR_STATUSES.items()
+}

@@ -15,6 +15,7 @@ from schemas.extraction.registry import SchemaSpec, get_schema, schema_shape
 from tasks.chunking import needs_chunking
 from tasks.doc_errors import DocumentInvalid
 from tasks.documents import extract_text
+from tasks.netguard import Unresolvable, UrlRefused, check_url
 from tasks.router import Features, choose_tier
 from tasks.tokens import estimate_tokens
 
@@ -59,7 +60,9 @@ def prepare(
     spec = get_schema(schema_name)
     name: str | None
     if isinstance(source, str):
-        content, name = source.encode(), filename or "document.txt"
+        # Lone surrogates (valid in JSON, not in UTF-8) carry no text: drop them, as the
+        # parser drops control characters.
+        content, name = source.encode(errors="ignore"), filename or "document.txt"
     else:
         content, name = source, filename
     try:
@@ -92,3 +95,18 @@ def request_hash(payload: dict[str, Any]) -> str:
     """A stable hash of a request body, for Idempotency-Key comparison."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_webhook_url(url: str | None, *, allow_private: bool) -> None:
+    """422 `webhook_url_invalid` for a URL webhooks may never reach (scheme, private address).
+
+    A host that does not resolve right now passes: delivery retries it, and refuses it then.
+    """
+    if url is None:
+        return
+    try:
+        check_url(url, allow_private=allow_private)
+    except Unresolvable:
+        return
+    except UrlRefused as exc:
+        raise ApiError(422, "webhook_url_invalid", f"webhook_url: {exc}") from exc

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TierChoice = Literal["auto", "low", "medium", "high"]
+# Postgres `text` and `jsonb` refuse NUL characters and lone UTF-16 surrogates.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """`value` unchanged, or ValueError if a string in it (keys too) cannot be stored."""
+    if isinstance(value, str) and _UNSTORABLE.search(value):
+        raise ValueError("must not contain NUL characters or lone surrogates")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            storable(item)
+    return value
 
 
 class JobCreate(BaseModel):
@@ -25,6 +42,11 @@ class JobCreate(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     reuse: bool = False
     webhook_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("schema_name", "filename", "metadata", "webhook_url")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)  # a 422 here, not a 500 from Postgres (text is cleaned instead)
 
     @model_validator(mode="after")
     def _one_source(self) -> JobCreate:

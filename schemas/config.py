@@ -108,6 +108,9 @@ class CeleryConfig(BaseModel):
     visibility_timeout_s: int = Field(gt=0)
     sdk_timeout_s: float = Field(gt=0)
     sdk_connect_timeout_s: float = Field(gt=0)
+    # SIGTERM: a worker stops taking jobs, lets in-flight ones finish for this long, then
+    # hands the rest back to the queue (Celery's soft shutdown; see tasks/shutdown.py).
+    shutdown_grace_s: float = Field(default=25.0, gt=0)
 
     @model_validator(mode="after")
     def _limits_nest(self) -> CeleryConfig:
@@ -122,6 +125,15 @@ class ChunkingConfig(BaseModel):
     overlap_chars: int = Field(ge=0)
 
 
+class WebhookConfig(BaseModel):
+    """Webhook delivery: attempts, exponential backoff, per-request timeout."""
+
+    max_attempts: int = Field(default=8, gt=0)
+    base_delay_s: float = Field(default=2.0, gt=0)
+    max_delay_s: float = Field(default=300.0, gt=0)  # below the broker visibility timeout
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
 class AppConfig(BaseModel):
     """Everything in the TOML file."""
 
@@ -134,6 +146,7 @@ class AppConfig(BaseModel):
     dispatch: DispatchConfig
     celery: CeleryConfig
     chunking: ChunkingConfig
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 
@@ -170,11 +183,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     flower_basic_auth: str = "admin:docqueue"
-    metrics_port: int | None = None
+    metrics_port: int | None = None  # first port a worker tries for /metrics (see tasks/metrics)
+    metrics_token: str | None = None  # when set, the API's /metrics wants this Bearer token
     webhook_allow_private: bool = False
     api_rate_per_s: float = 200.0
     api_burst: int = 400
     worker_name: str = "worker"
+    docqueue_api_url: str = "http://127.0.0.1:8000"  # where the CLI's ingest/status/results go
+    docqueue_api_key: str | None = None
 
     @property
     def app(self) -> AppConfig:

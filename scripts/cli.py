@@ -6,9 +6,13 @@ import json
 import os
 import sys
 from decimal import Decimal
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from scripts.api_client import ApiClient
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
@@ -103,18 +107,20 @@ def worker(
     concurrency: int | None = None,
     name: str | None = None,
 ) -> None:
-    """Run a Celery worker (threads pool) for the given tier queues."""
+    """Run a Celery worker (threads pool) for the given tier queues and the webhook queue."""
+    # SIGTERM runs Celery's cold shutdown with its soft-shutdown wait (the grace period)
+    # instead of a warm one that waits for every running job however long it takes.
+    # billiard reads this once, on import, so it is set before Celery loads.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from schemas.config import get_settings
+    from tasks.celery_app import WEBHOOK_QUEUE, queue_name
     from tasks.celery_app import app as celery_app
-    from tasks.celery_app import queue_name
 
     tiers = [t.strip() for t in tier.split(",") if t.strip()]
     conc = concurrency or get_settings().app.celery.worker_concurrency
     celery_app.worker_main(
         [
-            "worker",
-            "-P",
-            "threads",
+            "worker",  # the pool is `worker_pool` (tasks/pool.py): -P only takes built-ins
             "-c",
             str(conc),
             "-E",
@@ -123,11 +129,23 @@ def worker(
             "-l",
             "WARNING",
             "-Q",
-            ",".join(queue_name(t) for t in tiers),
+            ",".join([*(queue_name(t) for t in tiers), WEBHOOK_QUEUE]),
             "-n",
             f"{name or '-'.join(tiers)}@%h",
         ]
     )
+
+
+@app.command()
+def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
+    """Run Flower, always behind basic auth from FLOWER_BASIC_AUTH (user:password)."""
+    from schemas.config import get_settings
+    from tasks.celery_app import app as celery_app
+
+    auth = get_settings().flower_basic_auth
+    if ":" not in auth:
+        raise typer.BadParameter("FLOWER_BASIC_AUTH must be user:password")
+    celery_app.start(["flower", f"--port={port}", f"--address={address}", f"--basic-auth={auth}"])
 
 
 @app.command()
@@ -153,6 +171,73 @@ def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) 
     if state in ("on", "off"):
         switch.set(state == "on", reason="cli")
     typer.echo(json.dumps(switch.status(), default=str))
+
+
+Retries = Annotated[int, typer.Option(help="Attempts per request (network errors, 5xx, 429).")]
+
+
+def _api_client(retries: int) -> ApiClient:
+    from schemas.config import get_settings
+    from scripts.ingest import client
+
+    settings = get_settings()
+    return client(url=settings.docqueue_api_url, key=settings.docqueue_api_key, retries=retries)
+
+
+@app.command()
+def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
+    paths: Annotated[list[str], typer.Argument(help="Files, folders, globs, .jsonl or .csv.")],
+    schema: Annotated[str, typer.Option(help="Extraction schema, e.g. invoice.")],
+    tier: Annotated[str, typer.Option(help="auto, low, medium or high.")] = "auto",
+    wait: Annotated[bool, typer.Option(help="Follow the batches until they finish.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write results (.jsonl or .csv).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 500,
+    retries: Retries = 6,
+) -> None:
+    """Upload documents as batches (re-run to resume: nothing is duplicated)."""
+    from scripts.ingest import guarded, run_ingest
+
+    def action() -> None:
+        with _api_client(retries) as api:
+            run_ingest(
+                api,
+                paths,
+                schema=schema,
+                tier=tier,
+                batch_size=batch_size,
+                wait=wait,
+                out_path=out,
+            )
+
+    guarded(action)
+
+
+@app.command()
+def status(batch: str, retries: Retries = 6) -> None:
+    """Print a batch's counts per status, progress and cost."""
+    from scripts.ingest import guarded, run_status
+
+    def action() -> None:
+        with _api_client(retries) as api:
+            run_status(api, batch)
+
+    guarded(action)
+
+
+@app.command()
+def results(
+    batch: str,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.jsonl or .csv).")],
+    retries: Retries = 6,
+) -> None:
+    """Write a batch's results, one line (or CSV row) per document."""
+    from scripts.ingest import guarded, write_results
+
+    def action() -> None:
+        with _api_client(retries) as api:
+            typer.echo(f"{write_results(api, [batch], out)} results written to {out}")
+
+    guarded(action)
 
 
 def main() -> None:

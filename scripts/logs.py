@@ -16,6 +16,12 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
 # Keys that may never reach a log line, whatever a caller binds.
 _FORBIDDEN = frozenset({"text", "content", "content_base64", "document", "api_key"})
+# Structural values we set ourselves: never free text, and a UUID's all-digit groups
+# ("...-1234-4567-...") look like a phone number to _PHONE.
+_VERBATIM = frozenset(
+    {"timestamp", "level", "logger", "request_id", "tenant_id", "job_id", "batch_id"}
+    | {"delivery_id", "model", "tier", "status", "outcome"}
+)
 
 
 def redact(value: str) -> str:
@@ -27,30 +33,42 @@ def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     for key in list(event):
         if key in _FORBIDDEN:
             event[key] = "[omitted]"
-        elif isinstance(event[key], str) and key not in ("timestamp", "level"):
+        elif isinstance(event[key], str) and key not in _VERBATIM:
             event[key] = redact(event[key])
     return event
 
 
 def configure_logging(settings: Settings) -> None:
-    """Route structlog and stdlib logging to JSON on stderr."""
+    """Route structlog and stdlib logging (Celery, SQLAlchemy...) to JSON lines on stderr."""
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if settings.log_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _scrub,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            _scrub,
-            renderer,
-        ],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)
+    # Other libraries log through stdlib: same processors, so their lines are JSON and
+    # redacted too (Celery's setup_logging signal hands worker logging to us).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(max(level, logging.WARNING))
+    logging.captureWarnings(True)  # warnings.warn() lines become JSON too

@@ -47,8 +47,8 @@ class Stack:
         wait_http(f"{url}/sim/stats", proc=self.procs["simulator"])
         return url
 
-    def api(self, *, port: int) -> str:
-        """Start the API; returns its base URL."""
+    def api(self, *, port: int, workers: int = 1) -> str:
+        """Start the API (`workers` uvicorn processes); returns its base URL."""
         self._spawn(
             "api",
             [
@@ -63,6 +63,7 @@ class Stack:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *(["--workers", str(workers)] if workers > 1 else []),
             ],
         )
         url = f"http://127.0.0.1:{port}"
@@ -91,21 +92,16 @@ class Stack:
         """Start the dispatcher/reconciler."""
         self._spawn("scheduler", [PY, "-m", "scripts.cli", "scheduler"])
 
-    def flower(self, *, port: int, basic_auth: str) -> str:
-        """Start Flower against the broker; returns its URL."""
+    def flower(self, *, port: int, basic_auth: str | None = None) -> str:
+        """Start Flower (`docqueue flower`: basic auth from FLOWER_BASIC_AUTH); returns its URL."""
+        from schemas.config import Settings
+
+        if basic_auth is not None:
+            self.env["FLOWER_BASIC_AUTH"] = basic_auth
+        basic_auth = self.env.get("FLOWER_BASIC_AUTH") or Settings().flower_basic_auth
         self._spawn(
             "flower",
-            [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "tasks.celery_app:app",
-                "flower",
-                f"--port={port}",
-                "--address=127.0.0.1",
-                f"--basic-auth={basic_auth}",
-            ],
+            [PY, "-m", "scripts.cli", "flower", "--port", str(port), "--address", "127.0.0.1"],
         )
         url = f"http://127.0.0.1:{port}"
         user, _, password = basic_auth.partition(":")

@@ -21,7 +21,7 @@ import datetime as dt
 import uuid
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
@@ -46,10 +46,8 @@ def _budgets(session: Session, tenant_id: uuid.UUID) -> tuple[Decimal, Decimal |
     return row[0], row[1]
 
 
-def _lock_spend(
-    session: Session, tenant_id: uuid.UUID, keys: list[str]
-) -> dict[str, tuple[Decimal, Decimal]]:
-    """Create missing spend rows, then lock them in period order; {period: (spent, reserved)}."""
+def _create_spend(session: Session, tenant_id: uuid.UUID, keys: list[str]) -> None:
+    """Create the tenant's missing spend rows for these periods (existing rows untouched)."""
     session.execute(
         insert(TenantSpend)
         .values(
@@ -60,13 +58,64 @@ def _lock_spend(
         )
         .on_conflict_do_nothing(index_elements=["tenant_id", "period"])
     )
-    rows = session.execute(
-        select(TenantSpend.period, TenantSpend.spent_usd, TenantSpend.reserved_usd)
-        .where(TenantSpend.tenant_id == tenant_id, TenantSpend.period.in_(keys))
-        .order_by(TenantSpend.period)
-        .with_for_update()
-    ).all()
-    return {period: (spent, reserved) for period, spent, reserved in rows}
+
+
+# One statement, so the spend rows stay locked only while Postgres runs it (with an
+# autocommit session: no client round trip happens under the lock). It locks both spend
+# rows in period order, checks every capped period, and only if all pass adds the amount
+# to both and records the reservation. Rows missing are created by the caller first.
+_RESERVE = text(
+    """
+    WITH spend AS (
+        SELECT s.period, s.spent_usd, s.reserved_usd,
+               CASE WHEN s.period = :month THEN t.monthly_budget_usd
+                    ELSE t.daily_budget_usd END AS budget
+        FROM tenant_spend s JOIN tenants t ON t.id = s.tenant_id
+        WHERE s.tenant_id = :tenant_id AND s.period IN (:month, :day)
+        ORDER BY s.period
+        FOR UPDATE OF s
+    ), verdict AS (
+        SELECT count(*) = 2
+               AND bool_and(budget IS NULL OR spent_usd + reserved_usd + :amount <= budget) AS ok
+        FROM spend
+    ), bump AS (
+        UPDATE tenant_spend s SET reserved_usd = s.reserved_usd + :amount
+        FROM verdict v
+        WHERE v.ok AND s.tenant_id = :tenant_id AND s.period IN (:month, :day)
+        RETURNING s.period
+    ), held AS (
+        INSERT INTO budget_reservations (id, tenant_id, job_id, month, day, amount_usd)
+        SELECT :reservation_id, :tenant_id, :job_id, :month, :day, :amount
+        FROM verdict WHERE ok
+        RETURNING id
+    )
+    SELECT period, spent_usd, reserved_usd, budget, (SELECT count(*) FROM held) AS held
+    FROM spend ORDER BY period
+    """
+)
+
+# Same idea: mark the reservation settled (its row first), then lock both spend rows in
+# period order and move the amount from reserved to spent, in one statement.
+_SETTLE = text(
+    """
+    WITH r AS (
+        UPDATE budget_reservations SET settled_at = now()
+        WHERE id = :reservation_id AND settled_at IS NULL
+        RETURNING tenant_id, month, day, amount_usd
+    ), locked AS (
+        SELECT s.tenant_id, s.period, r.amount_usd
+        FROM tenant_spend s JOIN r ON s.tenant_id = r.tenant_id AND s.period IN (r.month, r.day)
+        ORDER BY s.period
+        FOR UPDATE OF s
+    ), moved AS (
+        UPDATE tenant_spend s
+        SET reserved_usd = s.reserved_usd - l.amount_usd, spent_usd = s.spent_usd + :actual
+        FROM locked l WHERE s.tenant_id = l.tenant_id AND s.period = l.period
+        RETURNING s.period
+    )
+    SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM moved)
+    """
+)
 
 
 def reserve(
@@ -81,35 +130,29 @@ def reserve(
     if amount_usd < 0:
         raise ValueError(f"cannot reserve a negative amount: {amount_usd}")
     amount = amount_usd.quantize(MICRO_USD, rounding=ROUND_CEILING)
-    monthly, daily = _budgets(session, tenant_id)
     month, day = periods(now)
-    spend = _lock_spend(session, tenant_id, [month, day])
-    for period, budget in ((month, monthly), (day, daily)):
-        if budget is None:
-            continue
-        spent, reserved = spend[period]
-        if spent + reserved + amount > budget:
+    reservation_id = uuid.uuid4()
+    params = {
+        "tenant_id": tenant_id,
+        "job_id": job_id,
+        "month": month,
+        "day": day,
+        "amount": amount,
+        "reservation_id": reservation_id,
+    }
+    rows = session.execute(_RESERVE, params).all()
+    if len(rows) < 2:  # the first reservation of this month or day: create the rows, retry
+        _budgets(session, tenant_id)  # NotFound for an unknown tenant
+        _create_spend(session, tenant_id, [month, day])
+        rows = session.execute(_RESERVE, params).all()
+    if rows and rows[0].held:
+        return reservation_id
+    for period, spent, reserved, budget, _ in rows:  # month sorts first: checked first
+        if budget is not None and spent + reserved + amount > budget:
             raise BudgetExhausted(
                 period=period, budget=budget, spent=spent, reserved=reserved, requested=amount
             )
-    session.execute(
-        update(TenantSpend)
-        .where(TenantSpend.tenant_id == tenant_id, TenantSpend.period.in_([month, day]))
-        .values(reserved_usd=TenantSpend.reserved_usd + amount)
-        .execution_options(synchronize_session=False)
-    )
-    reservation_id = uuid.uuid4()
-    session.execute(
-        insert(BudgetReservation).values(
-            id=reservation_id,
-            tenant_id=tenant_id,
-            job_id=job_id,
-            month=month,
-            day=day,
-            amount_usd=amount,
-        )
-    )
-    return reservation_id
+    raise NotFound("tenant spend rows", tenant_id)  # pragma: no cover - deleted mid-flight
 
 
 def settle(*, session: Session, reservation_id: uuid.UUID, actual_usd: Decimal) -> bool:
@@ -118,31 +161,9 @@ def settle(*, session: Session, reservation_id: uuid.UUID, actual_usd: Decimal) 
         raise ValueError(f"actual cost cannot be negative: {actual_usd}")
     actual = actual_usd.quantize(MICRO_USD, rounding=ROUND_HALF_UP)
     row = session.execute(
-        update(BudgetReservation)
-        .where(BudgetReservation.id == reservation_id, BudgetReservation.settled_at.is_(None))
-        .values(settled_at=func.now())
-        .returning(
-            BudgetReservation.tenant_id,
-            BudgetReservation.month,
-            BudgetReservation.day,
-            BudgetReservation.amount_usd,
-        )
-        .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        return False
-    tenant_id, month, day, amount = row
-    for period in sorted([month, day]):  # one UPDATE per row: locks in period order
-        session.execute(
-            update(TenantSpend)
-            .where(TenantSpend.tenant_id == tenant_id, TenantSpend.period == period)
-            .values(
-                reserved_usd=TenantSpend.reserved_usd - amount,
-                spent_usd=TenantSpend.spent_usd + actual,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return True
+        _SETTLE, {"reservation_id": reservation_id, "actual": actual}
+    ).one()
+    return bool(row[0])
 
 
 def release_stale(*, session: Session, older_than: dt.timedelta, limit: int = 1000) -> int:

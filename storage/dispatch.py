@@ -75,21 +75,27 @@ def mark_dispatched(*, session: Session, job_ids: list[uuid.UUID]) -> None:
 
 def recover_stuck(
     *, session: Session, queued_after: dt.timedelta, running_grace: dt.timedelta
-) -> tuple[int, int]:
+) -> tuple[list[tuple[uuid.UUID, str]], int]:
     """Re-dispatch queued jobs nobody claimed in time and running jobs whose lease expired.
 
-    Returns (requeued_queued, requeued_running). Recovery never finishes a job: it only
-    makes it claimable again, and the attempt fence keeps stale writers out.
+    Returns ([(job_id, tier)] to publish again, requeued_running). A queued job nobody
+    claimed keeps its place (dispatched_at is stamped anew) and the caller publishes the
+    same id again: its first message may only be waiting behind a backlog or for a booting
+    worker, and a duplicate is a no-op at claim, whereas freeing its place would let the
+    dispatcher publish other jobs of that tenant and overrun its per-tier concurrency.
+    Recovery never finishes a job: it only makes it claimable again, and the attempt fence
+    keeps stale writers out.
     """
     now = func.now()
     lost = session.execute(
         update(Job)
         .where(Job.status == JobStatus.QUEUED, Job.dispatched_at < now - queued_after)
-        .values(dispatched_at=None)
-    ).rowcount  # type: ignore[attr-defined]
+        .values(dispatched_at=now)
+        .returning(Job.id, Job.tier)
+    ).all()
     dead = session.execute(
         update(Job)
         .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now - running_grace)
         .values(status=JobStatus.QUEUED, dispatched_at=None, lease_expires_at=None, worker=None)
     ).rowcount  # type: ignore[attr-defined]
-    return int(lost), int(dead)
+    return [(job_id, tier) for job_id, tier in lost], int(dead)

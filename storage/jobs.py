@@ -158,7 +158,8 @@ def claim(*, session: Session, job_id: uuid.UUID, worker: str, lease_s: float) -
     """
     now = func.now()
     lease = now + dt.timedelta(seconds=lease_s)
-    job_id_claimed = session.execute(
+    # RETURNING the whole row: one statement, no second SELECT to load the claimed job.
+    return session.scalars(
         update(Job)
         .where(
             Job.id == job_id,
@@ -172,9 +173,9 @@ def claim(*, session: Session, job_id: uuid.UUID, worker: str, lease_s: float) -
             started_at=func.coalesce(Job.started_at, now),
             lease_expires_at=lease,
         )
-        .returning(Job.id)
-    ).scalar()
-    return None if job_id_claimed is None else _get(session, job_id_claimed)
+        .returning(Job),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
 
 
 def renew_lease(*, session: Session, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool:
@@ -187,15 +188,21 @@ def renew_lease(*, session: Session, job_id: uuid.UUID, attempt: int, lease_s: f
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _usage_totals(session: Session, job_id: uuid.UUID) -> dict[str, Any]:
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(LlmCall.input_tokens), 0),
-            func.coalesce(func.sum(LlmCall.output_tokens), 0),
-            func.coalesce(func.sum(LlmCall.cost_usd), 0),
-        ).where(LlmCall.job_id == job_id)
-    ).one()
-    return {"input_tokens": row[0], "output_tokens": row[1], "cost_usd": row[2]}
+def _usage_totals(job_id: uuid.UUID) -> dict[str, Any]:
+    """The ledger sums as subqueries of the finishing UPDATE (no separate round trip)."""
+
+    def total(column: Any) -> Any:
+        return (
+            select(func.coalesce(func.sum(column), 0))
+            .where(LlmCall.job_id == job_id)
+            .scalar_subquery()
+        )
+
+    return {
+        "input_tokens": total(LlmCall.input_tokens),
+        "output_tokens": total(LlmCall.output_tokens),
+        "cost_usd": total(LlmCall.cost_usd),
+    }
 
 
 def finish(
@@ -224,7 +231,7 @@ def finish(
         "error_message": error_message,
         "finished_at": func.now(),
         "lease_expires_at": None,
-        **_usage_totals(session, job_id),
+        **_usage_totals(job_id),
     }
     if model is not None:
         values["model"] = model
@@ -232,6 +239,7 @@ def finish(
         update(Job)
         .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
         .values(**values)
+        .execution_options(synchronize_session=False)
     )
     session.execute(text("NOTIFY docqueue_jobs"))  # a slot freed: wake the dispatcher
     return bool(updated.rowcount)  # type: ignore[attr-defined]

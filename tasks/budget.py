@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from storage import budget as store
 from storage.db import session_scope
 from storage.errors import BudgetExhausted
+from tasks import metrics
 from tasks.errors import BudgetExceeded
 
 log = structlog.get_logger(__name__)
@@ -64,7 +65,11 @@ class PostgresBudget:
     ) -> None:
         self.tenant_id = tenant_id
         self.job_id = job_id
-        self._session_factory: SessionFactory = session_factory or (lambda: session_scope(url))
+        # Reserve and settle are one statement each: autocommit keeps the tenant's spend rows
+        # locked for the statement alone, not for a COMMIT round trip (a per-tenant hot spot).
+        self._session_factory: SessionFactory = session_factory or (
+            lambda: session_scope(url, autocommit=True)
+        )
         self._clock = clock
 
     def reserve(self, amount_usd: Decimal) -> PostgresHold:
@@ -79,6 +84,7 @@ class PostgresBudget:
                     now=self._clock(),
                 )
         except BudgetExhausted as exc:
+            metrics.BUDGET_REJECTIONS.inc()
             raise BudgetExceeded(
                 f"tenant {self.tenant_id} budget for {exc.period} is exhausted: "
                 f"budget {exc.budget} USD, spent {exc.spent}, reserved {exc.reserved}, "

@@ -1,13 +1,17 @@
-"""The Celery app: one queue per complexity tier, settings for long I/O-bound LLM calls."""
+"""The Celery app: one queue per complexity tier plus webhooks, settings for long I/O calls."""
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from schemas.config import TIERS, get_settings
 
 TASK_NAME = "docqueue.extract"
+WEBHOOK_TASK = "docqueue.webhook"
+WEBHOOK_QUEUE = "docqueue.webhooks"  # its own queue: a slow receiver never delays extractions
 
 
 def queue_name(tier: str) -> str:
@@ -27,9 +31,10 @@ def make_app() -> Celery:
     """Build the Celery app from settings (tasks are listed explicitly: generic package names)."""
     settings = get_settings()
     cfg = settings.app.celery
-    app = Celery("docqueue", broker=settings.redis_url, include=["tasks.extract"])
+    app = Celery("docqueue", broker=settings.redis_url, include=["tasks.extract", "tasks.webhooks"])
     app.conf.update(
-        task_queues=[_queue(t) for t in TIERS],
+        task_queues=[*(_queue(t) for t in TIERS), _queue("webhooks")],
+        task_routes={WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         task_default_queue=queue_name("medium"),
         task_ignore_result=True,  # Postgres holds results; no result backend traffic
         task_acks_late=True,  # a worker that dies mid-call leaves the message to redeliver
@@ -44,12 +49,44 @@ def make_app() -> Celery:
         task_send_sent_event=True,
         task_track_started=True,
         worker_hijack_root_logger=False,
-        worker_soft_shutdown_timeout=float(cfg.soft_time_limit_s) / 20,
-        worker_enable_soft_shutdown_on_idle=True,
+        worker_pool="tasks.pool:TaskPool",  # threads, with a cancel that cold shutdown can use
+        # SIGTERM (remapped to a cold shutdown by `docqueue worker`): stop consuming, let
+        # running jobs finish for the grace period, then hand back the rest (tasks/shutdown.py).
+        worker_soft_shutdown_timeout=cfg.shutdown_grace_s,
+        worker_enable_soft_shutdown_on_idle=False,  # an idle worker exits at once
         task_serializer="json",
         accept_content=["json"],
     )
+    # Its soft shutdown stops waiting once no job runs (tasks/pool.py).
+    app.Worker = app.subclass_with_self("tasks.pool:Worker")
     return app
 
 
 app = make_app()
+
+
+def _setup_logging(**_: Any) -> None:
+    """Workers log structlog JSON; connecting this signal skips Celery's own logging setup."""
+    from scripts.logs import configure_logging
+
+    configure_logging(get_settings())
+
+
+def _child_logging(**_: Any) -> None:
+    """Same logging in a forked pool child (the threads pool has none; prefork would)."""
+    from scripts.logs import configure_logging
+
+    configure_logging(get_settings())
+
+
+def _worker_metrics(**_: Any) -> None:
+    """Serve this worker's /metrics (see tasks.metrics for the port scheme)."""
+    from tasks.metrics import serve_worker_metrics
+
+    serve_worker_metrics(get_settings())
+
+
+# Plain connect calls (celery's decorators are untyped); strong refs, the module owns them.
+signals.setup_logging.connect(_setup_logging, weak=False)
+signals.worker_process_init.connect(_child_logging, weak=False)
+signals.worker_init.connect(_worker_metrics, weak=False)

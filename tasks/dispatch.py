@@ -20,9 +20,13 @@ from tasks.celery_app import TASK_NAME, app, queue_name
 from tasks.errors import Paused
 from tasks.killswitch import RedisKillSwitch
 from tasks.ports import KillSwitch
+from tasks.webhooks import republish_overdue
 
 log = structlog.get_logger(__name__)
 RECONCILE_EVERY_S = 2.0
+# Jobs per transaction: a worker's claim waits on the picked rows' locks until the commit,
+# so a big round would hold the first job back until its last message is published.
+PUBLISH_CHUNK = 64
 
 
 def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -> int:
@@ -42,7 +46,7 @@ def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -
     for tier in TIERS:
         with session_scope() as session:
             room = cfg.max_outstanding - store.outstanding(session=session, tier=tier)
-            ids = store.pick(session=session, tier=tier, limit=room)
+            ids = store.pick(session=session, tier=tier, limit=min(room, PUBLISH_CHUNK))
             if not ids:
                 continue
             with app.producer_or_acquire() as producer:
@@ -64,14 +68,25 @@ def reconcile_once(*, settings: Settings) -> None:
             queued_after=dt.timedelta(seconds=cfg.stuck_queued_s),
             running_grace=dt.timedelta(seconds=cfg.requeue_running_grace_s),
         )
+        if lost:  # the same ids again, published before the commit like dispatch_once
+            with app.producer_or_acquire() as producer:
+                for job_id, tier in lost:
+                    app.send_task(
+                        TASK_NAME, args=[str(job_id)], queue=queue_name(tier), producer=producer
+                    )
         # A reservation outliving the hard time limit belongs to a crashed worker: settle it
         # from the ledger so the tenant's budget is not held forever.
         stale = release_stale(
             session=session, older_than=dt.timedelta(seconds=settings.app.celery.time_limit_s)
         )
-    if lost or dead or stale:
+    resent = republish_overdue()  # webhook deliveries whose message was lost or never sent
+    if lost or dead or stale or resent:
         log.warning(
-            "reconciled", requeued_queued=lost, requeued_running=dead, released_reservations=stale
+            "reconciled",
+            requeued_queued=len(lost),
+            requeued_running=dead,
+            released_reservations=stale,
+            resent_webhooks=resent,
         )
 
 

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional
 
+import structlog
 from pydantic import BaseModel, ValidationError, create_model
 
 from schemas.config import AppConfig, Tier
 from schemas.extraction.registry import SchemaSpec, list_fields, summary_fields
+from tasks import metrics
 from tasks.chunking import split_document
 from tasks.cost import call_cost, worst_case_cost
-from tasks.errors import ProviderError, TaskError, ValidationFailed
+from tasks.errors import CircuitOpen, ProviderError, TaskError, ValidationFailed
 from tasks.llm import CallRecord
 from tasks.merge import merge_partials, reduce_prompt
 from tasks.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
@@ -27,6 +29,7 @@ from tasks.retry import backoff_s, classify
 from tasks.tokens import estimate_tokens
 
 Extract = Callable[..., BaseModel]
+CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
 
 
 @dataclass
@@ -158,32 +161,42 @@ def call_chain(
     chunk: int | None,
     deadline: float,
 ) -> tuple[BaseModel, str]:
-    """Try each model of the tier's chain in order; the first success wins."""
-    last: TaskError | None = None
+    """Try each model of the tier's chain in order; the first success wins.
+
+    When every model of the chain is circuit-open, wait (until the deadline) for a breaker
+    to let a probe through rather than fail the job over an outage that is passing.
+    """
     attempts = 0
-    for model in engine.config.tiers[tier].models:
-        engine.killswitch.check()  # before the breaker, so a pause never strands its probe
-        if not engine.breaker.allow(model=model):
-            last = last or ProviderError(f"{model}: circuit open", attempts=attempts)
-            continue
-        try:
-            return call_model(
-                engine=engine,
-                tier=tier,
-                model=model,
-                messages=messages,
-                response_model=response_model,
-                chunk=chunk,
-                deadline=deadline,
-            ), model
-        except ValidationFailed:
-            raise  # the document, not the provider, is the problem: another model won't help
-        except ProviderError as exc:
-            attempts += exc.attempts
-            last = ProviderError(
-                f"{model}: {exc.message}", attempts=attempts, last_status=exc.last_status
-            )
-    raise last or ProviderError("no model available", attempts=attempts)
+    while True:
+        last: TaskError | None = None
+        only_open_circuits = True
+        for model in engine.config.tiers[tier].models:
+            engine.killswitch.check()  # before the breaker, so a pause never strands its probe
+            if not engine.breaker.allow(model=model):
+                last = last or CircuitOpen(f"{model}: circuit open", attempts=attempts)
+                continue
+            try:
+                with structlog.contextvars.bound_contextvars(model=model):  # on every log line
+                    return call_model(
+                        engine=engine,
+                        tier=tier,
+                        model=model,
+                        messages=messages,
+                        response_model=response_model,
+                        chunk=chunk,
+                        deadline=deadline,
+                    ), model
+            except ValidationFailed:
+                raise  # the document, not the provider, is the problem: no model will help
+            except ProviderError as exc:
+                attempts += exc.attempts
+                only_open_circuits = only_open_circuits and isinstance(exc, CircuitOpen)
+                last = type(exc)(
+                    f"{model}: {exc.message}", attempts=attempts, last_status=exc.last_status
+                )
+        if not only_open_circuits or engine.clock() + CIRCUIT_POLL_S > deadline:
+            raise last or ProviderError("no model available", attempts=attempts)
+        engine.sleep(CIRCUIT_POLL_S)
 
 
 def call_model(
@@ -204,6 +217,14 @@ def call_model(
     status: int | None = None
     for attempt in range(1, cfg.retry.max_attempts + 1):
         engine.killswitch.check()
+        # A retry is a new call: once the breaker opened (or this call was the half-open
+        # probe and failed), fail over instead of hammering a model known to be down.
+        if attempt > 1 and not engine.breaker.allow(model=model):
+            raise CircuitOpen(
+                f"circuit opened after {attempt - 1} attempts",
+                attempts=attempt - 1,
+                last_status=status,
+            )
         worst = worst_case_cost(
             model=model_cfg,
             input_tokens=est_in,
@@ -220,6 +241,7 @@ def call_model(
             cost = call_cost(model=model_cfg, usage=record.usage, day=engine.today())
             spent += cost
             actual_in += record.usage.input_tokens
+            metrics.record_call(record, cost)
             engine.sink(Billed(record, cost, chunk))
 
         try:

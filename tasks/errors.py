@@ -43,6 +43,10 @@ class ProviderError(TaskError):
     error_type = ErrorType.PROVIDER_ERROR
 
 
+class CircuitOpen(ProviderError):
+    """The model's circuit breaker is open: no call (or no further retry) went out."""
+
+
 class ValidationFailed(TaskError):
     """The model never produced an answer that validates, after all re-asks."""
 

@@ -6,8 +6,10 @@ import uuid
 
 import redis
 import sqlalchemy.exc
+import structlog
 from celery import Task
 
+from tasks import shutdown  # noqa: F401 - connects the graceful-shutdown hand-back
 from tasks.celery_app import TASK_NAME, app
 from tasks.runtime import get_runtime
 from tasks.worker import process_job
@@ -18,6 +20,9 @@ from tasks.worker import process_job
 )
 def extract_job(self: Task, job_id: str) -> str:
     """Process one job by id; the document text is read from Postgres, never passed here."""
+    # Worker log lines carry the Celery task id as request_id: the id Flower shows.
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=self.request.id)
     try:
         return str(process_job(job_id=uuid.UUID(job_id), runtime=get_runtime()))
     except (
@@ -28,3 +33,5 @@ def extract_job(self: Task, job_id: str) -> str:
         # Postgres or Redis is restarting: try this delivery again shortly. If even the
         # retry cannot be published, the reconciler re-dispatches the job from Postgres.
         raise self.retry(exc=exc, countdown=2, max_retries=30) from exc
+    finally:
+        structlog.contextvars.clear_contextvars()

@@ -199,7 +199,7 @@ def write_test_config(path: Path, overrides: dict[str, dict[str, Any]]) -> Path:
 
 TEST_OVERRIDES: dict[str, dict[str, Any]] = {
     "retry": {"base_delay_s": 0.02, "max_delay_s": 0.5, "max_wall_s": 60.0},
-    "dispatch": {"poll_interval_s": 0.1, "stuck_queued_s": 5, "requeue_running_grace_s": 1},
+    "dispatch": {"poll_interval_s": 0.5, "stuck_queued_s": 5, "requeue_running_grace_s": 1},
     "semaphore": {"lease_ttl_s": 5.0, "heartbeat_s": 1.0},
     "breaker": {"cooldown_s": 2.0},
 }
@@ -303,7 +303,11 @@ def wait_job(client: httpx.Client, job_id: str, *, timeout: float = 60.0) -> dic
     """Poll a job until it is terminal and return it."""
 
     def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        resp = client.get(f"/v1/jobs/{job_id}")
+        if resp.status_code == 429:  # rate limited: poll again later
+            return None
+        assert resp.status_code == 200, f"GET /v1/jobs/{job_id}: {resp.status_code} {resp.text}"
+        body: dict[str, Any] = resp.json()
         return body if body["status"] in ("succeeded", "failed", "cancelled") else None
 
     result: dict[str, Any] = wait_for(done, timeout=timeout)

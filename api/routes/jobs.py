@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
-from api.intake import decode, prepare, request_hash
+from api.intake import check_webhook_url, decode, prepare, request_hash
 from api.views import job_out
 from schemas.api import JobCreate, JobOut, JobPage
 from schemas.jobs import ErrorType, JobStatus
 from storage import jobs as job_store
+from storage import webhooks as webhook_store
 from storage.models import Job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -35,6 +36,7 @@ def create_job(
 ) -> JobOut:
     """Queue one document for extraction (202), or replay an idempotent request (200)."""
     config = settings.app
+    check_webhook_url(body.webhook_url, allow_private=settings.webhook_allow_private)
     source = decode(
         text=body.text,
         content_base64=body.content_base64,
@@ -76,6 +78,8 @@ def create_job(
     )
     if not created:
         response.status_code = 200
+    elif invalid:  # finished at submission: owe its webhook; the scheduler sends it
+        webhook_store.owe_for_job(session=session, job=job)
     return job_out(job)
 
 

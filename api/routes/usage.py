@@ -1,0 +1,100 @@
+"""/v1/usage: the tenant's spend by day, model and tier, with totals and its budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.deps import SessionDep, TenantDep
+from api.errors import ApiError
+from storage import usage as usage_store
+from storage.budget import periods, usage_summary
+
+router = APIRouter(prefix="/v1/usage", tags=["usage"])
+
+MAX_RANGE_DAYS = 366
+
+# Costs are Decimals and serialise as strings, like GET /v1/jobs/{id}'s usage.cost_usd.
+
+
+class UsageLineOut(BaseModel):
+    """The calls of one UTC day, model and tier."""
+
+    day: dt.date
+    model: str
+    tier: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: Decimal
+
+
+class UsageTotalsOut(BaseModel):
+    """The range's totals."""
+
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: Decimal
+
+
+class BudgetOut(BaseModel):
+    """Budgets and settled/reserved spend of the current month and day (UTC)."""
+
+    month: str
+    day: str
+    monthly_budget_usd: Decimal
+    daily_budget_usd: Decimal | None
+    month_spent_usd: Decimal
+    month_reserved_usd: Decimal
+    day_spent_usd: Decimal
+    day_reserved_usd: Decimal
+
+
+class UsageOut(BaseModel):
+    """GET /v1/usage."""
+
+    since: dt.date
+    until: dt.date
+    by_day: list[UsageLineOut]
+    totals: UsageTotalsOut
+    budget: BudgetOut
+
+
+def _range(since: dt.date | None, until: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The inclusive day range asked for; the current month to date by default."""
+    end = until or today
+    start = since or end.replace(day=1)
+    if start > end:
+        raise ApiError(422, "invalid_range", f"since ({start}) is after until ({end})")
+    if (end - start).days >= MAX_RANGE_DAYS:
+        raise ApiError(422, "invalid_range", f"the range may span at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+@router.get("", response_model=UsageOut)
+def read_usage(
+    session: SessionDep,
+    tenant: TenantDep,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> UsageOut:
+    """Spend from the usage ledger for `since`..`until` (UTC dates, inclusive)."""
+    now = dt.datetime.now(dt.UTC)
+    start, end = _range(since, until, now.date())
+    lines = usage_store.spend_by_day(session=session, tenant_id=tenant.id, since=start, until=end)
+    totals = usage_store.total(lines)
+    month, day = periods(now)
+    budget = usage_summary(session=session, tenant_id=tenant.id, now=now)
+    return UsageOut(
+        since=start,
+        until=end,
+        by_day=[UsageLineOut(**vars(line)) for line in lines],
+        totals=UsageTotalsOut(**vars(totals)),
+        budget=BudgetOut(month=month, day=day, **budget),
+    )
