@@ -43,3 +43,23 @@ def _tenant(
 
 
 TenantDep = Annotated[Tenant, Depends(_tenant)]
+
+
+def _read_session() -> Iterator[Session]:
+    # Read-only routes need no transaction: autocommit saves the BEGIN and COMMIT round
+    # trips, a third of the database work of a GET /v1/jobs/{id} poll.
+    with session_scope(autocommit=True) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(_read_session)]
+
+
+def _read_tenant(
+    session: ReadSessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Tenant:
+    return _tenant(session, authorization)
+
+
+ReadTenantDep = Annotated[Tenant, Depends(_read_tenant)]

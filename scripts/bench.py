@@ -252,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         signal.alarm(0)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         with console.status("stopping everything"):
             env.close(keep_logs=args.keep_logs)
         if args.keep_logs:

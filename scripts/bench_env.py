@@ -176,7 +176,9 @@ class BenchEnv:
             "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{sim_port}",
             "OPENAI_API_KEY": "sk-bench",
             "ANTHROPIC_API_KEY": "sk-ant-bench",
-            "LOG_LEVEL": "WARNING",
+            # The per-tenant request limit is a policy, not a cost: keep it out of the way.
+            "API_RATE_PER_S": "1000000",
+            "API_BURST": "1000000",
         }
         stack = Stack(run_dir=self.root / "logs" / name, env=env)
         try:

@@ -161,11 +161,7 @@ def call_chain(
     chunk: int | None,
     deadline: float,
 ) -> tuple[BaseModel, str]:
-    """Try each model of the tier's chain in order; the first success wins.
-
-    When every model of the chain is circuit-open, wait (until the deadline) for a breaker
-    to let a probe through rather than fail the job over an outage that is passing.
-    """
+    """Try each model of the tier's chain in order; the first success wins."""
     attempts = 0
     while True:
         last: TaskError | None = None
@@ -196,6 +192,7 @@ def call_chain(
                 )
         if not only_open_circuits or engine.clock() + CIRCUIT_POLL_S > deadline:
             raise last or ProviderError("no model available", attempts=attempts)
+        # Every circuit is open: wait for a half-open probe, not fail over a passing outage.
         engine.sleep(CIRCUIT_POLL_S)
 
 

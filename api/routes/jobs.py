@@ -10,9 +10,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
-from api.deps import SessionDep, SettingsDep, TenantDep
+from api.deps import ReadSessionDep, ReadTenantDep, SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
 from api.intake import check_webhook_url, decode, prepare, request_hash
 from api.views import job_out
@@ -84,7 +84,7 @@ def create_job(
 
 
 @router.get("/{job_id}", response_model=JobOut, response_model_by_alias=True)
-def read_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
+def read_job(job_id: uuid.UUID, session: ReadSessionDep, tenant: ReadTenantDep) -> JobOut:
     """One of the tenant's jobs; any other id is 404."""
     return job_out(job_store.get_job(session=session, tenant_id=tenant.id, job_id=job_id))
 
@@ -125,7 +125,9 @@ def list_jobs(
         stmt = stmt.where(Job.status == status)
     if cursor:
         created, ident = _uncursor(cursor)
-        stmt = stmt.where((Job.created_at, Job.id) > (created, ident))  # type: ignore[operator]
+        # tuple_ compiles to a row comparison; a plain Python tuple would compare created_at
+        # only, and jobs inserted in one transaction share it.
+        stmt = stmt.where(tuple_(Job.created_at, Job.id) > tuple_(created, ident))
     rows = session.scalars(stmt.order_by(Job.created_at, Job.id).limit(limit + 1)).all()
     more = len(rows) > limit
     page = rows[:limit]

@@ -6,6 +6,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -120,6 +121,7 @@ def json_schema(spec: SchemaSpec) -> dict[str, Any]:
     return spec.model.model_json_schema()
 
 
+@lru_cache(maxsize=64)
 def schema_shape(spec: SchemaSpec) -> SchemaShape:
     """Count leaf fields and object nesting depth of the spec's JSON Schema."""
     schema = json_schema(spec)

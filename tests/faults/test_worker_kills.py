@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Job, LlmCall
-from tests.conftest import WorkerSpec
+from tests.conftest import TEST_OVERRIDES, WorkerSpec
 from tests.faults.conftest import FaultStackFactory
 from tests.faults.helpers import (
     install_terminal_write_audit,
@@ -36,6 +36,8 @@ def test_five_sigkills_during_a_batch_lose_no_job_and_write_each_result_once(
 ) -> None:
     live = fault_stack(
         name="kills",
+        # Only lost messages need re-sending here; 5 s would re-send a busy queue's backlog.
+        overrides={"dispatch": {**TEST_OVERRIDES["dispatch"], "stuck_queued_s": 60}},
         workers=[WorkerSpec(name="w0", concurrency=16), WorkerSpec(name="w1", concurrency=16)],
         sim_latency_ms=250,
     )
