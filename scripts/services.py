@@ -752,6 +752,8 @@ class RedisServer:
                 str(self.log_path),
                 "--save",
                 "",
+                "--databases",
+                "64",
                 "--appendonly",
                 "no",
             ],

@@ -16,14 +16,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from typing import Any
 
+from celery import signals
 from celery.apps import worker
 from celery.concurrency import thread
 from celery.worker import state
 
 logger = logging.getLogger(__name__)
+_ready = threading.Event()  # set once the worker consumes: a crash after that restarts it
+signals.worker_ready.connect(lambda **_: _ready.set(), weak=False)
 
 
 def _running() -> int:
@@ -41,12 +45,24 @@ class Worker(worker.Worker):  # type: ignore[misc]  # celery ships no type hints
     def start(self) -> None:
         """Run until shut down, then leave without the interpreter's own teardown."""
         super().start()
+        from tasks.shutdown import release_held, wait_for_hand_back  # lazy: loads the engine
+
+        wait_for_hand_back()  # the jobs still running must be released before we go
+        # Stopped without being asked to: Celery gave up after an "unrecoverable" error, e.g.
+        # kombu's race between a lost broker connection and pool threads acking on it. With
+        # no supervisor to restart us the worker would stay dead, so start afresh.
+        crashed = bool(self.exitcode) and not (state.should_stop or state.should_terminate)
+        if crashed:
+            logger.error("worker stopped on its own; handed back %d job(s)", release_held())
         # Results live in Postgres, the broker connection is closed: what is left is seconds
         # of finalising a big interpreter (under load), and joining threads still stuck in
         # provider calls whose jobs were handed back (tasks/shutdown.py).
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
+        if crashed and _ready.is_set():  # a worker that never got ready exits: no boot loop
+            time.sleep(1.0)
+            os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 - ourselves
         os._exit(self.exitcode or 0)
 
     def wait_for_soft_shutdown(self) -> None:

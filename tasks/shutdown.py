@@ -31,6 +31,13 @@ log = structlog.get_logger(__name__)
 # unacknowledged messages) gets this long; then the process exits regardless (normally
 # tasks.pool.Worker leaves as soon as that teardown is done).
 EXIT_ALLOWANCE_S = 5.0
+_handed_back = threading.Event()
+
+
+def wait_for_hand_back(timeout_s: float = EXIT_ALLOWANCE_S) -> None:
+    """Block until a started hand-back has released its jobs (no-op when none started)."""
+    if DRAINING.is_set():
+        _handed_back.wait(timeout_s)
 
 
 def release_held() -> int:
@@ -50,6 +57,7 @@ def hand_back_and_exit(*, allowance_s: float = EXIT_ALLOWANCE_S) -> None:
     DRAINING.set()
     released = release_held()
     log.warning("shutdown_jobs_handed_back", released=released)
+    _handed_back.set()
     time.sleep(allowance_s)
     # Still here: the interpreter is waiting for threads stuck in provider calls.
     log.warning("shutdown_forced_exit", threads_still_busy=len(held_jobs()))

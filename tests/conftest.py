@@ -73,7 +73,7 @@ def service_env(pg_url: str, redis_url: str) -> Iterator[dict[str, str]]:
     get_settings.cache_clear()
 
 
-UNIT_DB = 15  # unit tests get their own Redis database, so they never touch the live stack's
+UNIT_DB = 63  # unit tests get their own Redis database, so they never touch the live stack's
 
 
 @pytest.fixture
