@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import redis
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from storage.models import Job, LlmCall
 from tasks.semaphore import RedisSlotLimiter
@@ -82,10 +83,18 @@ def seed(
 
 
 def status_counts(live: LiveStack) -> dict[str, int]:
-    """How many jobs of the stack are in each status."""
-    with live.session() as session:
-        rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
-    return {str(status): int(count) for status, count in rows}
+    """How many jobs of the stack are in each status (one retry: Postgres may have restarted)."""
+    for attempt in (1, 2):
+        try:
+            with live.session() as session:
+                rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+            return {str(status): int(count) for status, count in rows}
+        except OperationalError:
+            # the first use of a pooled connection from before a restart fails, and
+            # SQLAlchemy then drops the whole pool
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def wait_until_terminal(live: LiveStack, total: int, *, timeout: float) -> dict[str, int]:
