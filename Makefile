@@ -78,17 +78,17 @@ down: venv
 	$(PY) -m scripts.demo down
 
 bench: venv redis postgres
-	$(PY) -m scripts.bench $(BENCH_ARGS)
+	$(PY) -m scripts.bench.main $(BENCH_ARGS)
 
 ## services-*: only Postgres + Redis of the dev stack, via scripts/services.py.
 services-up: venv redis postgres
-	$(PY) -m scripts.services up --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(PY) -m scripts.devstack.services up --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
 services-down: venv
-	$(PY) -m scripts.services down --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(PY) -m scripts.devstack.services down --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
 services-status: venv
-	$(PY) -m scripts.services status --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(PY) -m scripts.devstack.services status --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
 ## clean: drop the virtualenv and caches (stop the stack first with `make down`).
 clean:

@@ -9,10 +9,10 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from api import errors
-from api.bodylimit import BodyLimit
+from api.middleware.bodylimit import BodyLimit
 from api.routes import batches, jobs, meta, metrics, usage
 from schemas.config import get_settings
-from scripts.logs import configure_logging
+from tasks.observability.logs import configure_logging
 
 
 def create_app() -> FastAPI:

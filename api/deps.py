@@ -9,7 +9,7 @@ import structlog
 from fastapi import Depends, Header
 from sqlalchemy.orm import Session
 
-from api.ratelimit import enforce as enforce_rate_limit
+from api.middleware.ratelimit import enforce as enforce_rate_limit
 from schemas.config import Settings, get_settings
 from storage.db import session_scope
 from storage.errors import AuthError

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from scripts.api_client import ApiClient
+    from scripts.ingest.client import ApiClient
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
@@ -113,8 +113,8 @@ def worker(
     # billiard reads this once, on import, so it is set before Celery loads.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from schemas.config import get_settings
-    from tasks.celery_app import WEBHOOK_QUEUE, queue_name
-    from tasks.celery_app import app as celery_app
+    from tasks.celery.app import WEBHOOK_QUEUE, queue_name
+    from tasks.celery.app import app as celery_app
 
     tiers = [t.strip() for t in tier.split(",") if t.strip()]
     conc = concurrency or get_settings().app.celery.worker_concurrency
@@ -140,7 +140,7 @@ def worker(
 def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
     """Run Flower, always behind basic auth from FLOWER_BASIC_AUTH (user:password)."""
     from schemas.config import get_settings
-    from tasks.celery_app import app as celery_app
+    from tasks.celery.app import app as celery_app
 
     auth = get_settings().flower_basic_auth
     if ":" not in auth:
@@ -152,8 +152,8 @@ def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
 def scheduler() -> None:
     """Run the dispatcher and reconciler."""
     from schemas.config import get_settings
-    from scripts.logs import configure_logging
-    from tasks.dispatch import run_forever
+    from tasks.dispatch.scheduler import run_forever
+    from tasks.observability.logs import configure_logging
 
     configure_logging(get_settings())
     run_forever()
@@ -165,7 +165,7 @@ def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) 
     import redis
 
     from schemas.config import get_settings
-    from tasks.killswitch import RedisKillSwitch
+    from tasks.flow.killswitch import RedisKillSwitch
 
     switch = RedisKillSwitch(redis.Redis.from_url(get_settings().redis_url))
     if state in ("on", "off"):
@@ -178,7 +178,7 @@ Retries = Annotated[int, typer.Option(help="Attempts per request (network errors
 
 def _api_client(retries: int) -> ApiClient:
     from schemas.config import get_settings
-    from scripts.ingest import client
+    from scripts.ingest.run import client
 
     settings = get_settings()
     return client(url=settings.docqueue_api_url, key=settings.docqueue_api_key, retries=retries)
@@ -195,7 +195,7 @@ def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
     retries: Retries = 6,
 ) -> None:
     """Upload documents as batches (re-run to resume: nothing is duplicated)."""
-    from scripts.ingest import guarded, run_ingest
+    from scripts.ingest.run import guarded, run_ingest
 
     def action() -> None:
         with _api_client(retries) as api:
@@ -215,7 +215,7 @@ def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
 @app.command()
 def status(batch: str, retries: Retries = 6) -> None:
     """Print a batch's counts per status, progress and cost."""
-    from scripts.ingest import guarded, run_status
+    from scripts.ingest.run import guarded, run_status
 
     def action() -> None:
         with _api_client(retries) as api:
@@ -231,7 +231,7 @@ def results(
     retries: Retries = 6,
 ) -> None:
     """Write a batch's results, one line (or CSV row) per document."""
-    from scripts.ingest import guarded, write_results
+    from scripts.ingest.run import guarded, write_results
 
     def action() -> None:
         with _api_client(retries) as api:

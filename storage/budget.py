@@ -160,9 +160,7 @@ def settle(*, session: Session, reservation_id: uuid.UUID, actual_usd: Decimal) 
     if actual_usd < 0:
         raise ValueError(f"actual cost cannot be negative: {actual_usd}")
     actual = actual_usd.quantize(MICRO_USD, rounding=ROUND_HALF_UP)
-    row = session.execute(
-        _SETTLE, {"reservation_id": reservation_id, "actual": actual}
-    ).one()
+    row = session.execute(_SETTLE, {"reservation_id": reservation_id, "actual": actual}).one()
     return bool(row[0])
 
 

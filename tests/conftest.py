@@ -18,8 +18,8 @@ import pytest
 import redis
 from sqlalchemy.orm import Session
 
-from scripts.services import PostgresServer, RedisServer, free_port
-from scripts.stack import Stack
+from scripts.devstack.services import PostgresServer, RedisServer, free_port
+from scripts.devstack.stack import Stack
 
 
 @pytest.fixture(scope="session")

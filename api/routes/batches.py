@@ -12,11 +12,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.batch_intake import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk, ndjson_lines
-from api.batch_views import BODY_DOC, batch_out, result_line, validation_reason
 from api.deps import SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
-from api.intake import check_webhook_url
+from api.intake.batch import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk, ndjson_lines
+from api.intake.document import check_webhook_url
+from api.views.batches import BODY_DOC, batch_out, result_line, validation_reason
 from schemas.batch_api import (
     BatchAccepted,
     BatchCreate,

@@ -14,8 +14,8 @@ from sqlalchemy import select, tuple_
 
 from api.deps import ReadSessionDep, ReadTenantDep, SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
-from api.intake import check_webhook_url, decode, prepare, request_hash
-from api.views import job_out
+from api.intake.document import check_webhook_url, decode, prepare, request_hash
+from api.views.jobs import job_out
 from schemas.api import JobCreate, JobOut, JobPage
 from schemas.jobs import ErrorType, JobStatus
 from storage import jobs as job_store

@@ -13,7 +13,7 @@ from prometheus_client.process_collector import ProcessCollector
 from api.deps import SettingsDep
 from api.errors import ApiError
 from schemas.config import Settings
-from tasks.state_metrics import StateCollector
+from tasks.observability.collector import StateCollector
 
 router = APIRouter()
 _lock = threading.Lock()

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from scripts.services import PostgresServer, RedisServer, free_port
-from scripts.stack import Stack
+from scripts.devstack.services import PostgresServer, RedisServer, free_port
+from scripts.devstack.stack import Stack
 from tests.conftest import TEST_OVERRIDES, LiveStack, WorkerSpec, write_test_config
 
 FaultStackFactory = Callable[..., LiveStack]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from storage.models import Job
 from tests.conftest import WorkerSpec
 from tests.faults.conftest import FaultStackFactory
-from tests.faults.helpers import (
+from tests.support.faults import (
     live_leases,
     running_on,
     start_worker,

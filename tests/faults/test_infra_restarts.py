@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from storage.models import Job
 from tests.conftest import LiveStack, WorkerSpec
 from tests.faults.conftest import FaultServers, FaultStackFactory
-from tests.faults.helpers import seed, status_counts, wait_until, wait_until_terminal, worker_id
+from tests.support.faults import seed, status_counts, wait_until, wait_until_terminal, worker_id
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

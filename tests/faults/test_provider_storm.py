@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from storage.models import BudgetReservation, Job, LlmCall, TenantSpend
 from tests.conftest import LiveStack, WorkerSpec
 from tests.faults.conftest import FaultStackFactory
-from tests.faults.helpers import SimSampler, seed, status_counts, wait_until, wait_until_terminal
+from tests.support.faults import SimSampler, seed, status_counts, wait_until, wait_until_terminal
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

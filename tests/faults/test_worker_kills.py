@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from storage.models import Job, LlmCall
 from tests.conftest import TEST_OVERRIDES, WorkerSpec
 from tests.faults.conftest import FaultStackFactory
-from tests.faults.helpers import (
+from tests.support.faults import (
     install_terminal_write_audit,
     ok_calls,
     running_on,

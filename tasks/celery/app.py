@@ -1,0 +1,97 @@
+"""The Celery app: one queue per complexity tier plus webhooks, settings for long I/O calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
+
+from schemas.config import TIERS, get_settings
+
+TASK_NAME = "docqueue.extract"
+WEBHOOK_TASK = "docqueue.webhook"
+WEBHOOK_QUEUE = "docqueue.webhooks"  # its own queue: a slow receiver never delays extractions
+
+
+def queue_name(tier: str) -> str:
+    """The Redis queue a tier's jobs go to."""
+    return f"docqueue.{tier}"
+
+
+def _queue(tier: str) -> Queue:
+    # Each queue gets its own direct exchange and routing key: with Celery's default
+    # exchange, all three queues would share one binding and every message would land
+    # in every tier queue.
+    name = queue_name(tier)
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+
+
+def make_app() -> Celery:
+    """Build the Celery app from settings (tasks are listed explicitly: generic package names)."""
+    settings = get_settings()
+    cfg = settings.app.celery
+    app = Celery(
+        "docqueue",
+        broker=settings.redis_url,
+        include=["tasks.celery.extract", "tasks.webhooks.delivery"],
+    )
+    app.conf.update(
+        task_queues=[*(_queue(t) for t in TIERS), _queue("webhooks")],
+        task_routes={WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
+        task_default_queue=queue_name("medium"),
+        task_ignore_result=True,  # Postgres holds results; no result backend traffic
+        task_acks_late=True,  # a worker that dies mid-call leaves the message to redeliver
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=cfg.soft_time_limit_s,
+        task_time_limit=cfg.time_limit_s,
+        broker_transport_options={"visibility_timeout": cfg.visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        broker_pool_limit=64,
+        worker_send_task_events=True,  # Flower
+        task_send_sent_event=True,
+        task_track_started=True,
+        worker_hijack_root_logger=False,
+        # threads, with a cancel that cold shutdown can use
+        worker_pool="tasks.celery.pool:TaskPool",
+        # SIGTERM (remapped to a cold shutdown by `docqueue worker`): stop consuming, let
+        # running jobs finish for the grace period, then hand back the rest (tasks/shutdown.py).
+        worker_soft_shutdown_timeout=cfg.shutdown_grace_s,
+        worker_enable_soft_shutdown_on_idle=False,  # an idle worker exits at once
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    # Its soft shutdown stops waiting once no job runs (tasks/pool.py).
+    app.Worker = app.subclass_with_self("tasks.celery.pool:Worker")
+    return app
+
+
+app = make_app()
+
+
+def _setup_logging(**_: Any) -> None:
+    """Workers log structlog JSON; connecting this signal skips Celery's own logging setup."""
+    from tasks.observability.logs import configure_logging
+
+    configure_logging(get_settings())
+
+
+def _child_logging(**_: Any) -> None:
+    """Same logging in a forked pool child (the threads pool has none; prefork would)."""
+    from tasks.observability.logs import configure_logging
+
+    configure_logging(get_settings())
+
+
+def _worker_metrics(**_: Any) -> None:
+    """Serve this worker's /metrics (see tasks.observability.metrics for the port scheme)."""
+    from tasks.observability.metrics import serve_worker_metrics
+
+    serve_worker_metrics(get_settings())
+
+
+# Plain connect calls (celery's decorators are untyped); strong refs, the module owns them.
+signals.setup_logging.connect(_setup_logging, weak=False)
+signals.worker_process_init.connect(_child_logging, weak=False)
+signals.worker_init.connect(_worker_metrics, weak=False)

@@ -1,0 +1,139 @@
+"""The scheduler process: publish queued jobs fairly to tier queues, and reconcile strays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import select as select_mod
+import signal
+import time
+from types import FrameType
+
+import psycopg
+import redis
+import structlog
+
+from schemas.config import TIERS, Settings, get_settings
+from storage import dispatch as store
+from storage.budget import release_stale
+from storage.db import session_scope
+from tasks.celery.app import TASK_NAME, app, queue_name
+from tasks.engine.ports import KillSwitch
+from tasks.errors import Paused
+from tasks.flow.killswitch import RedisKillSwitch
+from tasks.webhooks.delivery import republish_overdue
+
+log = structlog.get_logger(__name__)
+RECONCILE_EVERY_S = 2.0
+# Jobs per transaction: a worker's claim waits on the picked rows' locks until the commit,
+# so a big round would hold the first job back until its last message is published.
+PUBLISH_CHUNK = 64
+
+
+def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -> int:
+    """Publish one round of work for every tier; returns how many jobs went out.
+
+    Messages are published before the transaction commits: a crash in between leaves the
+    job undispatched (it is published again, and the duplicate is a no-op at claim time),
+    never a committed job without a message.
+    """
+    if killswitch is not None:
+        try:
+            killswitch.check()
+        except Paused:
+            return 0  # paused: jobs wait in Postgres, none is published or failed
+    sent = 0
+    cfg = settings.app.dispatch
+    for tier in TIERS:
+        with session_scope() as session:
+            room = cfg.max_outstanding - store.outstanding(session=session, tier=tier)
+            ids = store.pick(session=session, tier=tier, limit=min(room, PUBLISH_CHUNK))
+            if not ids:
+                continue
+            with app.producer_or_acquire() as producer:
+                for job_id in ids:
+                    app.send_task(
+                        TASK_NAME, args=[str(job_id)], queue=queue_name(tier), producer=producer
+                    )
+            store.mark_dispatched(session=session, job_ids=ids)
+            sent += len(ids)
+    return sent
+
+
+def reconcile_once(*, settings: Settings) -> None:
+    """Make lost and abandoned jobs claimable again."""
+    cfg = settings.app.dispatch
+    with session_scope() as session:
+        lost, dead = store.recover_stuck(
+            session=session,
+            queued_after=dt.timedelta(seconds=cfg.stuck_queued_s),
+            running_grace=dt.timedelta(seconds=cfg.requeue_running_grace_s),
+        )
+        if lost:  # the same ids again, published before the commit like dispatch_once
+            with app.producer_or_acquire() as producer:
+                for job_id, tier in lost:
+                    app.send_task(
+                        TASK_NAME, args=[str(job_id)], queue=queue_name(tier), producer=producer
+                    )
+        # A reservation outliving the hard time limit belongs to a crashed worker: settle it
+        # from the ledger so the tenant's budget is not held forever.
+        stale = release_stale(
+            session=session, older_than=dt.timedelta(seconds=settings.app.celery.time_limit_s)
+        )
+    resent = republish_overdue()  # webhook deliveries whose message was lost or never sent
+    if lost or dead or stale or resent:
+        log.warning(
+            "reconciled",
+            requeued_queued=len(lost),
+            requeued_running=dead,
+            released_reservations=stale,
+            resent_webhooks=resent,
+        )
+
+
+def _listener(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
+    url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    conn.execute("LISTEN docqueue_jobs")
+    return conn
+
+
+def run_forever() -> None:
+    """Dispatch on NOTIFY (or every poll interval) and reconcile every few seconds."""
+    settings = get_settings()
+    stop = False
+
+    def _stop(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    poll = settings.app.dispatch.poll_interval_s
+    conn: psycopg.Connection[tuple[object, ...]] | None = None
+    last_reconcile = 0.0
+    switch = RedisKillSwitch(redis.Redis.from_url(settings.redis_url, socket_timeout=5))
+    log.info("scheduler_started")
+    while not stop:
+        try:
+            if conn is None:
+                conn = _listener(settings)
+            sent = dispatch_once(settings=settings, killswitch=switch)
+            if time.monotonic() - last_reconcile > RECONCILE_EVERY_S:
+                reconcile_once(settings=settings)
+                last_reconcile = time.monotonic()
+            if sent:
+                continue  # more may be waiting: loop without sleeping
+            select_mod.select([conn.fileno()], [], [], poll)
+            for _ in conn.notifies(timeout=0, stop_after=1000):
+                pass
+        except (psycopg.Error, OSError, ConnectionError) as exc:
+            # Postgres or Redis restarting: keep the process, reconnect after a pause.
+            log.warning("scheduler_backoff", error=str(exc)[:200])
+            if conn is not None:
+                conn.close()
+                conn = None
+            time.sleep(1.0)
+        except Exception as exc:
+            log.exception("scheduler_error", error=str(exc)[:200])
+            time.sleep(1.0)
+    log.info("scheduler_stopped")

@@ -1,0 +1,198 @@
+"""One structured call to one model through instructor, with every provider response billed.
+
+The SDKs never retry (max_retries=0) and instructor re-asks only on parse and validation
+errors, so each transport attempt is visible here and lands in the ledger.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx2
+import instructor
+import openai
+from instructor.core import InstructorRetryException
+from instructor.v2.core.function_calls import response_schema
+from instructor.v2.core.hooks import HookName, Hooks
+from pydantic import BaseModel, ValidationError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from schemas.config import Settings
+from tasks.engine.cost import TokenUsage
+
+
+@dataclass
+class CallRecord:
+    """One provider HTTP call as the ledger stores it."""
+
+    model: str
+    provider: str
+    usage: TokenUsage
+    latency_ms: int
+    outcome: str  # ok | validation_error | http_429 | timeout | ...
+    status_code: int | None = None
+
+
+def _usage_of(provider: str, response: Any) -> TokenUsage:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return TokenUsage(0, 0, 0)
+    if provider == "openai":
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = int(getattr(details, "cached_tokens", 0) or 0)
+        return TokenUsage(int(usage.prompt_tokens), int(usage.completion_tokens), cached)
+    # Anthropic reports cache reads separately from input_tokens; we count all prompt tokens.
+    cached = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
+    created = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
+    return TokenUsage(int(usage.input_tokens) + cached + created, int(usage.output_tokens), cached)
+
+
+class Clients:
+    """Process-wide SDK clients with pooled connections; never one client per call."""
+
+    def __init__(self, settings: Settings) -> None:
+        cfg = settings.app.celery
+        # The SDKs bring their own HTTP stack (httpx2 in openai 3 / anthropic 2): build the
+        # pooled clients through their factories so the types always match the SDK.
+        timeout = openai.Timeout(cfg.sdk_timeout_s, connect=cfg.sdk_connect_timeout_s)
+        limits = httpx2.Limits(max_connections=256, max_keepalive_connections=128)
+        self._openai = openai.OpenAI(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=openai.DefaultHttpxClient(limits=limits, timeout=timeout),
+        )
+        self._anthropic = anthropic.Anthropic(
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=anthropic.DefaultHttpxClient(limits=limits, timeout=timeout),
+        )
+        self.openai = instructor.from_openai(self._openai, mode=instructor.Mode.TOOLS)
+        self.anthropic = instructor.from_anthropic(self._anthropic, mode=instructor.Mode.TOOLS)
+
+    def close(self) -> None:
+        """Close the HTTP pools."""
+        self._openai.close()
+        self._anthropic.close()
+
+
+class _Recorder:
+    """Per-call instructor hooks that turn each provider response or error into a record."""
+
+    def __init__(self, model: str, provider: str, sink: Callable[[CallRecord], None]) -> None:
+        self.model, self.provider, self.sink = model, provider, sink
+        self.started = time.monotonic()
+        self.pending: CallRecord | None = None
+        self.lock = threading.Lock()
+
+    def flush(self) -> None:
+        """Hand the pending record to the sink."""
+        if self.pending is not None:
+            self.sink(self.pending)
+            self.pending = None
+
+    def on_kwargs(self, *_: Any, **__: Any) -> None:
+        self.flush()
+        self.started = time.monotonic()
+
+    def on_response(self, response: Any, *_: Any, **__: Any) -> None:
+        self.flush()
+        latency = int((time.monotonic() - self.started) * 1000)
+        usage = _usage_of(self.provider, response)
+        self.pending = CallRecord(self.model, self.provider, usage, latency, "ok", 200)
+
+    def on_parse_error(self, *_: Any, **__: Any) -> None:
+        if self.pending is not None:
+            self.pending.outcome = "validation_error"
+
+    def on_error(self, error: Exception, *_: Any, **__: Any) -> None:
+        self.flush()
+        latency = int((time.monotonic() - self.started) * 1000)
+        status = getattr(error, "status_code", None)
+        outcome = f"http_{status}" if status else type(error).__name__.lower()[:32]
+        self.sink(CallRecord(self.model, self.provider, TokenUsage(0, 0), latency, outcome, status))
+
+    def hooks(self) -> Hooks:
+        hooks = Hooks()
+        hooks.on(HookName.COMPLETION_KWARGS, self.on_kwargs)
+        hooks.on(HookName.COMPLETION_RESPONSE, self.on_response)
+        hooks.on(HookName.PARSE_ERROR, self.on_parse_error)
+        hooks.on(HookName.COMPLETION_ERROR, self.on_error)
+        return hooks
+
+
+def reask_policy(max_reasks: int) -> Retrying:
+    """Instructor's retry policy: re-ask on parse and validation errors only."""
+    return Retrying(
+        stop=stop_after_attempt(max_reasks + 1),
+        retry=retry_if_exception_type((ValidationError, json.JSONDecodeError)),
+        reraise=True,
+    )
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The provider or validation error under instructor's InstructorRetryException."""
+    seen = 0
+    while isinstance(exc, InstructorRetryException) and exc.__cause__ and seen < 5:
+        exc = exc.__cause__
+        seen += 1
+    return exc
+
+
+@functools.lru_cache(maxsize=256)
+def instructor_model(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` wrapped as instructor's ResponseSchema once, not once per call.
+
+    Given a plain model, instructor builds a new wrapper class on every call, so its
+    schema cache never hits and each call regenerates the JSON Schema (profiled: most of
+    instructor's CPU per call). Given the wrapper, it reuses it and its cached schema.
+    """
+    wrapped: type[BaseModel] = response_schema(model)
+    return wrapped
+
+
+def extract(
+    *,
+    clients: Clients,
+    provider: str,
+    model: str,
+    messages: list[dict[str, str]],
+    response_model: type[BaseModel],
+    max_reasks: int,
+    max_output_tokens: int,
+    sink: Callable[[CallRecord], None],
+) -> BaseModel:
+    """Run one structured extraction; every provider response is passed to `sink`.
+
+    Raises the provider's own exception, or ValidationError after the last re-ask.
+    """
+    recorder = _Recorder(model, provider, sink)
+    client = clients.openai if provider == "openai" else clients.anthropic
+    kwargs: dict[str, Any] = {"max_tokens": max_output_tokens}
+    if provider == "anthropic":
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        kwargs["system"] = system
+        messages = [m for m in messages if m["role"] != "system"]
+    try:
+        return client.chat.completions.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+            response_model=instructor_model(response_model),
+            max_retries=reask_policy(max_reasks),
+            hooks=recorder.hooks(),
+            **kwargs,
+        )
+    except InstructorRetryException as exc:
+        raise unwrap(exc) from exc
+    finally:
+        recorder.flush()  # the last response is billed even if parsing raised
