@@ -3,7 +3,7 @@
 #
 #   make test         unit + integration tests (starts its own Postgres/Redis in temp dirs)
 #   make test-faults  slow fault-injection tests
-#   make lint         ruff + mypy --strict
+#   make lint         ruff (lint + format), mypy --strict (tests too), import-linter
 #   make demo / down  bring the demo stack up / tear it down
 #   make bench        benchmark (BENCH_ARGS="--quick" for a smoke run)
 
@@ -69,7 +69,9 @@ test-faults: venv redis postgres
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy api tasks schemas storage scripts
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy api tasks schemas storage scripts tests
+	$(VENV)/bin/lint-imports
 
 demo: venv redis postgres
 	$(PY) -m scripts.demo
@@ -78,17 +80,17 @@ down: venv
 	$(PY) -m scripts.demo down
 
 bench: venv redis postgres
-	$(PY) -m scripts.bench.main $(BENCH_ARGS)
+	$(PY) -m scripts.bench $(BENCH_ARGS)
 
-## services-*: only Postgres + Redis of the dev stack, via scripts/services.py.
+## services-*: only Postgres + Redis of the dev stack, via scripts/devstack.
 services-up: venv redis postgres
-	$(PY) -m scripts.devstack.services up --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(PY) -m scripts.devstack up --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
 services-down: venv
-	$(PY) -m scripts.devstack.services down --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(PY) -m scripts.devstack down --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
 services-status: venv
-	$(PY) -m scripts.devstack.services status --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(PY) -m scripts.devstack status --dir $(RUN_DIR) --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
 ## clean: drop the virtualenv and caches (stop the stack first with `make down`).
 clean:

@@ -31,8 +31,8 @@ def create_app() -> FastAPI:
     app.include_router(batches.router)
     app.include_router(usage.router)
     app.include_router(metrics.router)
-    limit = settings.app.limits.max_request_bytes
-    app.add_middleware(BodyLimit, limit=limit)  # inside _context: chunked bodies are counted
+    # Inside _context, so its 413 carries the request id too.
+    app.add_middleware(BodyLimit, limit=settings.app.limits.max_request_bytes)
 
     @app.middleware("http")
     async def _context(
@@ -41,9 +41,6 @@ def create_app() -> FastAPI:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return errors.too_large(limit)
         response = await call_next(request)
         response.headers["x-request-id"] = request_id
         return response

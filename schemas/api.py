@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import uuid
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,30 +29,46 @@ def storable(value: Any) -> Any:
     return value
 
 
-class JobCreate(BaseModel):
-    """POST /v1/jobs body: exactly one of `text` or `content_base64`."""
+class Submission(BaseModel):
+    """What a submission of one or many documents asks for: schema, tier, webhook, reuse."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     schema_name: str = Field(alias="schema", min_length=1, max_length=64)
+    tier: TierChoice = "auto"
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    reuse: bool = False
+
+    @field_validator("schema_name", "webhook_url")
+    @classmethod
+    def _storable_submission(cls, value: Any) -> Any:
+        return storable(value)  # a 422 here, not a 500 from Postgres
+
+
+class DocumentSource(BaseModel):
+    """One document as a request carries it: exactly one of `text` or `content_base64`."""
+
+    model_config = ConfigDict(extra="forbid")
+
     text: str | None = None
     content_base64: str | None = None
     filename: str | None = Field(default=None, max_length=512)
-    tier: TierChoice = "auto"
     metadata: dict[str, Any] = Field(default_factory=dict)
-    reuse: bool = False
-    webhook_url: str | None = Field(default=None, max_length=2048)
 
-    @field_validator("schema_name", "filename", "metadata", "webhook_url")
+    @field_validator("filename", "metadata")
     @classmethod
-    def _storable(cls, value: Any) -> Any:
+    def _storable_source(cls, value: Any) -> Any:
         return storable(value)  # a 422 here, not a 500 from Postgres (text is cleaned instead)
 
     @model_validator(mode="after")
-    def _one_source(self) -> JobCreate:
+    def _one_source(self) -> Self:
         if (self.text is None) == (self.content_base64 is None):
             raise ValueError("give exactly one of `text` or `content_base64`")
         return self
+
+
+class JobCreate(DocumentSource, Submission):
+    """POST /v1/jobs body: exactly one of `text` or `content_base64`."""
 
 
 class Usage(BaseModel):

@@ -6,41 +6,36 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, field_validator
 
-from schemas.api import TierChoice, Usage
+from schemas.api import DocumentSource, Submission, Usage, storable
 
 KEY_PREFIX = "doc:"  # a document key is stored as the job's idempotency key with this prefix
 MAX_KEY_CHARS = 250  # idempotency_key is VARCHAR(255)
+# Bodies of these types are NDJSON uploads: read line by line, each line size-checked.
+NDJSON_TYPES = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines"}
+)
 
 
-class BatchDocument(BaseModel):
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type header value, lowercased, without parameters."""
+    return content_type.partition(";")[0].strip().lower()
+
+
+class BatchDocument(DocumentSource):
     """One document of a batch: exactly one of `text` or `content_base64`."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None = None
-    content_base64: str | None = None
-    filename: str | None = Field(default=None, max_length=512)
     key: str | None = Field(default=None, min_length=1, max_length=MAX_KEY_CHARS)
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> BatchDocument:
-        if (self.text is None) == (self.content_base64 is None):
-            raise ValueError("give exactly one of `text` or `content_base64`")
-        return self
+    @field_validator("key")
+    @classmethod
+    def _storable_key(cls, value: Any) -> Any:
+        return storable(value)  # stored as the job's idempotency key
 
 
-class BatchHeader(BaseModel):
+class BatchHeader(Submission):
     """What every document of a batch shares (the first line of an NDJSON upload)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    schema_name: str = Field(alias="schema", min_length=1, max_length=64)
-    tier: TierChoice = "auto"
-    webhook_url: str | None = Field(default=None, max_length=2048)
-    reuse: bool = False
 
 
 class BatchCreate(BatchHeader):

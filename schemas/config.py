@@ -188,7 +188,6 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     api_rate_per_s: float = 200.0
     api_burst: int = 400
-    worker_name: str = "worker"
     docqueue_api_url: str = "http://127.0.0.1:8000"  # where the CLI's ingest/status/results go
     docqueue_api_key: str | None = None
 

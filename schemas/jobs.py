@@ -15,11 +15,15 @@ class JobStatus(StrEnum):
 
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
-# running -> queued is the recovery path (expired lease, graceful shutdown);
-# failed -> queued is an explicit retry; succeeded is final.
+# running -> queued is the recovery path (graceful shutdown, kill switch); running ->
+# running is a new attempt claiming a job whose lease expired; failed or cancelled ->
+# queued is an explicit retry; succeeded is final. storage/rows.py `moving` enforces this
+# table in every status-changing UPDATE.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
-    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.QUEUED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.QUEUED, JobStatus.RUNNING}
+    ),
     JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
     JobStatus.CANCELLED: frozenset({JobStatus.QUEUED}),
     JobStatus.SUCCEEDED: frozenset(),

@@ -113,8 +113,9 @@ def worker(
     # billiard reads this once, on import, so it is set before Celery loads.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from schemas.config import get_settings
-    from tasks.celery.app import WEBHOOK_QUEUE, queue_name
+    from tasks.celery.app import WORKER_FLAGS
     from tasks.celery.app import app as celery_app
+    from tasks.dispatch.queues import WEBHOOK_QUEUE, queue_name
 
     tiers = [t.strip() for t in tier.split(",") if t.strip()]
     conc = concurrency or get_settings().app.celery.worker_concurrency
@@ -123,11 +124,7 @@ def worker(
             "worker",  # the pool is `worker_pool` (tasks/pool.py): -P only takes built-ins
             "-c",
             str(conc),
-            "-E",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "WARNING",
+            *WORKER_FLAGS,
             "-Q",
             ",".join([*(queue_name(t) for t in tiers), WEBHOOK_QUEUE]),
             "-n",
@@ -150,7 +147,7 @@ def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Run the dispatcher and reconciler."""
+    """Run the scheduler (with its reconciler duty)."""
     from schemas.config import get_settings
     from tasks.dispatch.scheduler import run_forever
     from tasks.observability.logs import configure_logging

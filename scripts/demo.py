@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scripts.devstack.services import PostgresServer, RedisServer
+from scripts.devstack.postgres import PostgresServer
+from scripts.devstack.redis import RedisServer
 from scripts.devstack.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,23 +1,23 @@
-"""Batch verbs: open (idempotent), bulk-add documents and jobs, summarize, cancel, retry, page."""
+"""Batch verbs: open (idempotent), bulk-add jobs, read, summarize, cancel, retry."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Row, func, select, text, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from schemas.jobs import ErrorType, JobStatus
 from storage import bulk
-from storage import jobs as job_store
+from storage.db import notify_jobs
 from storage.errors import IdempotencyConflict, NotFound
+from storage.jobs import REQUEUED, RETRYABLE, NewJob
 from storage.models import Batch, Job
+from storage.rows import moving, owned
 
 # Batch ids for an Idempotency-Key are derived, so a replay finds its batch by primary key.
 _KEY_NAMESPACE = uuid.UUID("4f1c7a52-93d4-4b57-9a43-6c1f0f3f0c11")
@@ -78,7 +78,7 @@ def open_batch(
     return batch
 
 
-def add_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[job_store.NewJob]) -> int:
+def add_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[NewJob]) -> int:
     """Insert a chunk of one batch's jobs (keys already taken are skipped); return how many."""
     created = bulk.insert_jobs(session=session, batch_id=batch_id, rows=rows)
     if created:
@@ -87,16 +87,12 @@ def add_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[job_store.NewJ
             .where(Batch.id == batch_id)
             .values(total=Batch.total + created, finished_at=None)
         )
-        session.execute(text("NOTIFY docqueue_jobs"))
     return created
 
 
 def get_batch(*, session: Session, tenant_id: uuid.UUID, batch_id: uuid.UUID) -> Batch:
     """A tenant's batch; another tenant's id is NotFound."""
-    batch = session.scalar(select(Batch).where(Batch.id == batch_id, Batch.tenant_id == tenant_id))
-    if batch is None:
-        raise NotFound("batch", batch_id)
-    return batch
+    return owned(session=session, model=Batch, tenant_id=tenant_id, ident=batch_id, what="batch")
 
 
 def summarize(*, session: Session, batch: Batch) -> Summary:
@@ -140,7 +136,7 @@ def cancel(*, session: Session, batch: Batch) -> int:
     """Cancel the batch's jobs that have not started; running ones finish. Returns the count."""
     cancelled = session.execute(
         update(Job)
-        .where(Job.batch_id == batch.id, Job.status == JobStatus.QUEUED)
+        .where(Job.batch_id == batch.id, moving(from_=(JobStatus.QUEUED,), to=JobStatus.CANCELLED))
         .values(
             status=JobStatus.CANCELLED,
             error_type=ErrorType.CANCELLED,
@@ -149,7 +145,7 @@ def cancel(*, session: Session, batch: Batch) -> int:
         )
     ).rowcount  # type: ignore[attr-defined]
     session.execute(update(Batch).where(Batch.id == batch.id).values(cancelled_at=func.now()))
-    session.execute(text("NOTIFY docqueue_jobs"))  # queued slots freed
+    notify_jobs(session=session)  # queued slots freed
     return int(cancelled)
 
 
@@ -163,54 +159,14 @@ def retry(*, session: Session, batch: Batch) -> int:
         update(Job)
         .where(
             Job.batch_id == batch.id,
-            Job.status.in_((JobStatus.FAILED, JobStatus.CANCELLED)),
+            moving(from_=RETRYABLE, to=JobStatus.QUEUED),
             Job.document_sha256.isnot(None),
         )
-        .values(
-            status=JobStatus.QUEUED,
-            error_type=None,
-            error_message=None,
-            finished_at=None,
-            dispatched_at=None,
-        )
+        .values(**REQUEUED)
     ).rowcount  # type: ignore[attr-defined]
     if requeued:
         session.execute(
             update(Batch).where(Batch.id == batch.id).values(finished_at=None, cancelled_at=None)
         )
-        session.execute(text("NOTIFY docqueue_jobs"))
+        notify_jobs(session=session)
     return int(requeued)
-
-
-Cursor = tuple[dt.datetime, uuid.UUID]
-
-
-def result_page(
-    *, session: Session, batch: Batch, after: Cursor | None, limit: int
-) -> Sequence[Row[Any]]:
-    """The next `limit` jobs of the batch in (created_at, id) order, after a keyset cursor.
-
-    A batch's jobs are created no earlier than the batch, which bounds the scan of the
-    tenant's (tenant_id, created_at, id) index; Postgres still sorts what is left of the
-    batch per page (an index on (batch_id, created_at, id) would make a page O(page)).
-    """
-    stmt = select(
-        Job.id,
-        Job.idempotency_key,
-        Job.filename,
-        Job.status,
-        Job.result,
-        Job.error_type,
-        Job.error_message,
-        Job.meta,
-        Job.input_tokens,
-        Job.output_tokens,
-        Job.cost_usd,
-        Job.created_at,
-    ).where(Job.tenant_id == batch.tenant_id, Job.batch_id == batch.id)
-    if after is None:
-        stmt = stmt.where(Job.created_at >= batch.created_at)
-    else:
-        # tuple_: a Python tuple comparison would silently drop the id tie-break.
-        stmt = stmt.where(tuple_(Job.created_at, Job.id) > tuple_(*after))
-    return session.execute(stmt.order_by(Job.created_at, Job.id).limit(limit)).all()

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from storage.jobs import NewJob, text_sha256
+from storage.db import notify_jobs
+from storage.documents import text_sha256
+from storage.jobs import NewJob
 
 # Bulk inserts send one array per column through unnest(): the SQL text stays the same
 # for any number of rows, so neither SQLAlchemy nor psycopg re-compiles or re-scans a
@@ -50,7 +52,7 @@ _INSERT_JOBS = text(
         schema_name, schema_version, prompt_version, tier, tier_reason, status, reuse,
         metadata, error_type, error_message, finished_at, attempts, input_tokens,
         output_tokens, cost_usd, cache_hit)
-    SELECT u.id, :tenant_id, :batch_id, u.key, u.sha, u.filename, :schema_name,
+    SELECT u.id, :tenant_id, CAST(:batch_id AS uuid), u.key, u.sha, u.filename, :schema_name,
         :schema_version, :prompt_version, u.tier, u.reason, u.status, :reuse, u.meta,
         u.error_type, u.error_message, CASE WHEN u.status = 'queued' THEN NULL ELSE now() END,
         0, 0, 0, 0, false
@@ -88,10 +90,11 @@ def put_documents(*, session: Session, docs: Sequence[tuple[str, str, int]]) -> 
     return digests
 
 
-def insert_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[NewJob]) -> int:
-    """Insert jobs of one batch in one statement, skipping taken keys; returns how many.
+def insert_jobs(*, session: Session, rows: list[NewJob], batch_id: uuid.UUID | None = None) -> int:
+    """Insert jobs (of one batch, or of none) in one statement, skipping taken keys.
 
     The rows share tenant, schema, versions and `reuse`; the first row supplies them.
+    Returns how many were inserted, and wakes the scheduler if any were.
     """
     if not rows:
         return 0
@@ -114,7 +117,10 @@ def insert_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[NewJob]) ->
         "error_type": [r.error_type for r in rows],
         "error_message": [r.error_message for r in rows],
     }
-    return len(session.execute(_INSERT_JOBS, params).all())
+    created = len(session.execute(_INSERT_JOBS, params).all())
+    if created:
+        notify_jobs(session=session)
+    return created
 
 
 def key_owners(

@@ -1,4 +1,4 @@
-"""Engine and session factory, one engine per process and URL."""
+"""Engine and session factory (one engine per process and URL), ping, and the jobs NOTIFY."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -18,6 +18,8 @@ from schemas.config import get_settings
 # Every statement carries its own timeout: neither Celery pool enforces time limits.
 STATEMENT_TIMEOUT_MS = 30_000
 PING_AFTER_IDLE_S = 1.0
+JOBS_CHANNEL = "docqueue_jobs"  # the scheduler LISTENs here (tasks/dispatch/scheduler.py)
+_NOTIFY_JOBS = text(f"NOTIFY {JOBS_CHANNEL}")
 
 
 @lru_cache(maxsize=4)
@@ -84,3 +86,13 @@ def session_scope(url: str | None = None, *, autocommit: bool = False) -> Iterat
         raise
     finally:
         session.close()
+
+
+def notify_jobs(*, session: Session) -> None:
+    """Wake the scheduler when this transaction commits: jobs were queued or slots freed."""
+    session.execute(_NOTIFY_JOBS)
+
+
+def ping(*, session: Session) -> None:
+    """One round trip to the database (raises if it does not answer)."""
+    session.execute(text("SELECT 1"))

@@ -82,7 +82,7 @@ def recover_stuck(
     claimed keeps its place (dispatched_at is stamped anew) and the caller publishes the
     same id again: its first message may only be waiting behind a backlog or for a booting
     worker, and a duplicate is a no-op at claim, whereas freeing its place would let the
-    dispatcher publish other jobs of that tenant and overrun its per-tier concurrency.
+    scheduler publish other jobs of that tenant and overrun its per-tier concurrency.
     Recovery never finishes a job: it only makes it claimable again, and the attempt fence
     keeps stale writers out.
     """

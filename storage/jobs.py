@@ -1,21 +1,32 @@
-"""Job verbs: create, read, claim, renew, finish (fenced), requeue, retry, cancel, list."""
+"""Job verbs: create, read, claim, renew, finish (fenced), release, retry, find a reusable one."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from schemas.jobs import JobStatus
+from storage.db import notify_jobs
 from storage.errors import IdempotencyConflict, InvalidState, NotFound
-from storage.models import Document, Job, LlmCall
+from storage.models import Job, LlmCall
+from storage.rows import moving, owned
+
+RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)  # what an explicit retry requeues
+# What a retried job is set back to: queued, no error, not finished, not yet dispatched.
+REQUEUED: dict[str, Any] = {
+    "status": JobStatus.QUEUED,
+    "error_type": None,
+    "error_message": None,
+    "finished_at": None,
+    "dispatched_at": None,
+}
 
 
 @dataclass(frozen=True)
@@ -39,30 +50,6 @@ class NewJob:
     status: JobStatus = JobStatus.QUEUED
     error_type: str | None = None
     error_message: str | None = None
-
-
-def text_sha256(text_: str) -> str:
-    """The content hash a document's text is stored under."""
-    return hashlib.sha256(text_.encode()).hexdigest()
-
-
-def put_document(*, session: Session, text_: str, kind: str, tokens: int) -> str:
-    """Store the text once (no-op if present) and return its hash."""
-    digest = text_sha256(text_)
-    session.execute(
-        insert(Document)
-        .values(sha256=digest, text=text_, chars=len(text_), tokens=tokens, kind=kind)
-        .on_conflict_do_nothing(index_elements=["sha256"])
-    )
-    return digest
-
-
-def get_document_text(*, session: Session, sha256: str) -> str:
-    """The stored text for a content hash."""
-    found = session.scalar(select(Document.text).where(Document.sha256 == sha256))
-    if found is None:
-        raise NotFound("document", sha256)
-    return found
 
 
 def _values(new: NewJob) -> dict[str, Any]:
@@ -105,7 +92,7 @@ def create_job(*, session: Session, new: NewJob) -> tuple[Job, bool]:
         stmt = stmt.on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
     job_id = session.execute(stmt.returning(Job.id)).scalar()
     if job_id is not None:
-        session.execute(text("NOTIFY docqueue_jobs"))
+        notify_jobs(session=session)
         return _get(session, job_id), True
     existing = session.scalar(
         select(Job).where(
@@ -119,17 +106,6 @@ def create_job(*, session: Session, new: NewJob) -> tuple[Job, bool]:
     return existing, False
 
 
-def create_jobs(*, session: Session, rows: list[NewJob]) -> int:
-    """Bulk-insert jobs (one multi-row INSERT); rows whose key exists are skipped."""
-    if not rows:
-        return 0
-    stmt = insert(Job).values([_values(r) for r in rows])
-    stmt = stmt.on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
-    inserted = session.execute(stmt.returning(Job.id)).all()
-    session.execute(text("NOTIFY docqueue_jobs"))
-    return len(inserted)
-
-
 def _get(session: Session, job_id: uuid.UUID) -> Job:
     job = session.get(Job, job_id, populate_existing=True)
     if job is None:
@@ -139,10 +115,7 @@ def _get(session: Session, job_id: uuid.UUID) -> Job:
 
 def get_job(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     """A tenant's job; another tenant's id is NotFound."""
-    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
-    if job is None:
-        raise NotFound("job", job_id)
-    return job
+    return owned(session=session, model=Job, tenant_id=tenant_id, ident=job_id, what="job")
 
 
 def load_job(*, session: Session, job_id: uuid.UUID) -> Job | None:
@@ -163,8 +136,11 @@ def claim(*, session: Session, job_id: uuid.UUID, worker: str, lease_s: float) -
         update(Job)
         .where(
             Job.id == job_id,
-            (Job.status == JobStatus.QUEUED)
-            | ((Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now)),
+            moving(from_=(JobStatus.QUEUED,), to=JobStatus.RUNNING)
+            | (
+                moving(from_=(JobStatus.RUNNING,), to=JobStatus.RUNNING)
+                & (Job.lease_expires_at < now)
+            ),
         )
         .values(
             status=JobStatus.RUNNING,
@@ -237,11 +213,15 @@ def finish(
         values["model"] = model
     updated = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .where(
+            Job.id == job_id,
+            Job.attempts == attempt,
+            moving(from_=(JobStatus.RUNNING,), to=status),
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    session.execute(text("NOTIFY docqueue_jobs"))  # a slot freed: wake the dispatcher
+    notify_jobs(session=session)  # a slot freed: wake the scheduler
     return bool(updated.rowcount)  # type: ignore[attr-defined]
 
 
@@ -249,30 +229,28 @@ def release(*, session: Session, job_id: uuid.UUID, attempt: int) -> bool:
     """Hand a running attempt back to the queue (shutdown, kill switch); fenced."""
     updated = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .where(
+            Job.id == job_id,
+            Job.attempts == attempt,
+            moving(from_=(JobStatus.RUNNING,), to=JobStatus.QUEUED),
+        )
         .values(status=JobStatus.QUEUED, lease_expires_at=None, dispatched_at=None, worker=None)
     )
-    session.execute(text("NOTIFY docqueue_jobs"))
+    notify_jobs(session=session)
     return bool(updated.rowcount)  # type: ignore[attr-defined]
 
 
 def retry(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     """Requeue a failed or cancelled job."""
     job = get_job(session=session, tenant_id=tenant_id, job_id=job_id)
-    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+    if job.status not in RETRYABLE:
         raise InvalidState(f"job {job_id} is {job.status}; only failed or cancelled jobs retry")
     session.execute(
         update(Job)
-        .where(Job.id == job_id)
-        .values(
-            status=JobStatus.QUEUED,
-            error_type=None,
-            error_message=None,
-            finished_at=None,
-            dispatched_at=None,
-        )
+        .where(Job.id == job_id, moving(from_=RETRYABLE, to=JobStatus.QUEUED))
+        .values(**REQUEUED)
     )
-    session.execute(text("NOTIFY docqueue_jobs"))
+    notify_jobs(session=session)
     return _get(session, job_id)
 
 

@@ -107,7 +107,7 @@ class Job(Base):
         Index("ix_jobs_tenant_document", "tenant_id", "document_sha256"),
         Index("ix_jobs_batch_status", "batch_id", "status"),
         Index("ix_jobs_batch_created", "batch_id", "created_at", "id"),
-        # The dispatcher's work list: small, because dispatched rows leave it.
+        # The scheduler's work list: small, because dispatched rows leave it.
         Index(
             "ix_jobs_undispatched",
             "tier",

@@ -1,19 +1,25 @@
-"""Worker-side errors. Each says whether it is retryable and carries its context."""
+"""The worker's error families, under one root (the layout of dramatiq's `errors.py`).
+
+    TaskError                      root: `retryable`, the job's `error_type`, and context
+    ├── ProviderError              every model failed, or a fatal provider answer
+    │   └── CircuitOpen            the breaker refused the call
+    ├── ValidationFailed           no answer validated after all re-asks
+    ├── BudgetExceeded             the tenant's budget cannot cover the worst case
+    ├── DocumentInvalid            the upload cannot become text (tasks.documents.errors)
+    ├── UrlRefused                 a webhook URL may not be called (tasks.webhooks.netguard)
+    │   └── Unresolvable           its host did not resolve (retryable)
+    └── Deferred                   not the job's fault: hand it back, never fail it
+        ├── Paused                 the kill switch is on, or the worker drains
+        └── SlotTimeout            no concurrency slot or bucket room in time
+
+HTTP mapping of the errors the API can meet lives in api/errors.py alone.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
 from schemas.jobs import ErrorType
-
-
-@dataclass
-class Usage:
-    """Tokens and cost accumulated before an error."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
 
 
 class TaskError(Exception):
@@ -28,13 +34,29 @@ class TaskError(Exception):
         *,
         attempts: int = 0,
         last_status: int | None = None,
-        usage: Usage | None = None,
+        **context: Any,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.attempts = attempts
         self.last_status = last_status
-        self.usage = usage or Usage()
+        self.context = context
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Celery pickles task errors; keep the keyword-only context across the trip.
+        return (_rebuild, (type(self), self.message, self.attempts, self.last_status, self.context))
+
+
+def _rebuild(
+    cls: type[TaskError],
+    message: str,
+    attempts: int,
+    last_status: int | None,
+    context: dict[str, Any],
+) -> TaskError:
+    err = cls.__new__(cls)
+    TaskError.__init__(err, message, attempts=attempts, last_status=last_status, **context)
+    return err
 
 
 class ProviderError(TaskError):
@@ -53,36 +75,21 @@ class ValidationFailed(TaskError):
     error_type = ErrorType.VALIDATION_FAILED
 
 
-class DocumentInvalidError(TaskError):
-    """The stored document cannot be used."""
-
-    error_type = ErrorType.DOCUMENT_INVALID
-
-
 class BudgetExceeded(TaskError):
     """The tenant's budget cannot cover the worst-case cost of the next call."""
 
     error_type = ErrorType.BUDGET_EXCEEDED
 
 
-class Paused(TaskError):
+class Deferred(TaskError):
+    """The job cannot run now for reasons outside it: it goes back to the queue."""
+
+    retryable = True
+
+
+class Paused(Deferred):
     """The kill switch is on: hand the job back and wait, never fail it."""
 
-    retryable = True
 
-
-class SlotTimeout(TaskError):
+class SlotTimeout(Deferred):
     """No concurrency slot became free in time; the job goes back to the queue."""
-
-    retryable = True
-
-
-@dataclass
-class CallFailure:
-    """How one transport attempt failed, as the retry classifier saw it."""
-
-    retryable: bool
-    kind: str
-    status: int | None = None
-    retry_after_s: float | None = None
-    detail: str = field(default="")

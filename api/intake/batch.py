@@ -9,99 +9,54 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
-from api.intake.document import Prepared, decode
+from api.intake.document import DocumentRouter, Prepared, decode, new_job
 from schemas.batch_api import KEY_PREFIX, BatchDocument, BatchHeader
-from schemas.config import AppConfig, Tier
-from schemas.extraction.registry import get_schema, schema_shape
-from schemas.jobs import ErrorType, JobStatus
+from schemas.config import AppConfig
 from storage import batches as batch_store
 from storage import bulk
 from storage.jobs import NewJob
 from storage.models import Batch
 from tasks.documents.errors import DocumentInvalid
-from tasks.documents.parse import extract_text
-from tasks.documents.tokens import estimate_tokens
-from tasks.engine.router import Features, choose_tier
 
 CHUNK_ROWS = 500  # documents per multi-row INSERT (and per NDJSON commit)
 
 
 class BatchRouter:
-    """`api.intake.document.prepare` for many documents of one batch.
-
-    The schema's shape is measured once per batch (it costs milliseconds: a JSON Schema
-    build) and each text's tokens once, instead of once per document and again for the
-    chunking check.
-    """
+    """A DocumentRouter for the documents of one batch, which share its header."""
 
     def __init__(self, *, header: BatchHeader, config: AppConfig) -> None:
         self.header = header
         self.config = config
-        self.spec = get_schema(header.schema_name)  # an unknown schema fails the request
-        self.shape = schema_shape(self.spec)
-        self.chunk_tokens = config.models[config.tiers["medium"].models[0]].chunk_tokens
+        # an unknown schema fails the whole request
+        self.router = DocumentRouter(
+            schema_name=header.schema_name, tier=header.tier, config=config
+        )
 
     def prepare(self, doc: BatchDocument) -> Prepared:
         """Decode, parse and route one document; an unusable one comes back `invalid`."""
-        limits = self.config.limits
         try:
             source = decode(
                 text=doc.text,
                 content_base64=doc.content_base64,
-                max_bytes=limits.max_document_bytes,
+                max_bytes=self.config.limits.max_document_bytes,
             )
         except ApiError as exc:  # empty, too large, bad base64: this document fails, not all
-            return self._invalid(DocumentInvalid(exc.type, exc.message))
-        name: str | None
-        if isinstance(source, str):
-            content, name = source.encode(), doc.filename or "document.txt"
-        else:
-            content, name = source, doc.filename
-        try:
-            parsed = extract_text(content=content, filename=name, max_chars=limits.max_text_chars)
-        except DocumentInvalid as exc:
-            return self._invalid(exc)
-        tokens = estimate_tokens(parsed.text)
-        if self.header.tier == "auto":
-            route = choose_tier(
-                features=Features(
-                    tokens=tokens,
-                    schema_fields=self.shape.fields,
-                    schema_depth=self.shape.depth,
-                    needs_chunking=tokens > self.chunk_tokens,  # = chunking.needs_chunking
-                ),
-                config=self.config,
-            )
-            tier, reason = route.tier, route.reason
-        else:
-            tier, reason = self.header.tier, "requested"
-        return Prepared(self.spec, tier, reason, parsed.text, parsed.kind, tokens)
-
-    def _invalid(self, exc: DocumentInvalid) -> Prepared:
-        tier: Tier = "low" if self.header.tier == "auto" else self.header.tier
-        return Prepared(self.spec, tier, "document invalid", None, "invalid", 0, exc)
+            return self.router.invalid(DocumentInvalid(exc.type, exc.message))
+        return self.router.prepare(source=source, filename=doc.filename)
 
     def new_job(
         self, batch: Batch, doc: BatchDocument, prep: Prepared, digest: str | None
     ) -> NewJob:
         """The job row for one prepared document of `batch`."""
-        invalid = prep.invalid
-        return NewJob(
+        return new_job(
             tenant_id=batch.tenant_id,
-            schema_name=prep.spec.name,
-            schema_version=prep.spec.version,
-            prompt_version=prep.spec.prompt.version,
-            tier=prep.tier,
-            tier_reason=prep.tier_reason,
-            document_sha256=digest,
+            prep=prep,
+            digest=digest,
             filename=doc.filename,
+            meta=doc.metadata,
+            reuse=self.header.reuse,
             batch_id=batch.id,
             idempotency_key=KEY_PREFIX + doc.key if doc.key else None,
-            reuse=self.header.reuse,
-            meta=doc.metadata,
-            status=JobStatus.FAILED if invalid else JobStatus.QUEUED,
-            error_type=ErrorType.DOCUMENT_INVALID if invalid else None,
-            error_message=str(invalid) if invalid else None,
         )
 
 

@@ -1,4 +1,4 @@
-"""Turn a submission into something storable: decode, parse, measure, route."""
+"""Turn a submission into something storable: decode, parse, measure, route, build its job."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import base64
 import binascii
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from api.errors import ApiError
+from schemas.api import TierChoice
 from schemas.config import AppConfig, Tier
 from schemas.extraction.registry import SchemaSpec, get_schema, schema_shape
-from tasks.documents.chunking import needs_chunking
+from schemas.jobs import ErrorType, JobStatus
+from storage.jobs import NewJob
 from tasks.documents.errors import DocumentInvalid
 from tasks.documents.parse import extract_text
 from tasks.documents.tokens import estimate_tokens
@@ -53,42 +56,93 @@ def decode(*, text: str | None, content_base64: str | None, max_bytes: int) -> b
     return content
 
 
-def prepare(
-    *, schema_name: str, tier: str, source: bytes | str, filename: str | None, config: AppConfig
-) -> Prepared:
-    """Parse and route one document (unknown schema raises UnknownSchemaError)."""
-    spec = get_schema(schema_name)
-    name: str | None
-    if isinstance(source, str):
-        # Lone surrogates (valid in JSON, not in UTF-8) carry no text: drop them, as the
-        # parser drops control characters.
-        content, name = source.encode(errors="ignore"), filename or "document.txt"
-    else:
-        content, name = source, filename
-    try:
-        parsed = extract_text(
-            content=content, filename=name, max_chars=config.limits.max_text_chars
-        )
-    except DocumentInvalid as exc:
-        fixed: Tier = "low" if tier == "auto" else tier  # type: ignore[assignment]
-        return Prepared(spec, fixed, "document invalid", None, "invalid", 0, exc)
-    tokens = estimate_tokens(parsed.text)
-    first = config.models[config.tiers["medium"].models[0]]
-    shape = schema_shape(spec)
-    if tier == "auto":
-        route = choose_tier(
-            features=Features(
-                tokens=tokens,
-                schema_fields=shape.fields,
-                schema_depth=shape.depth,
-                needs_chunking=needs_chunking(text=parsed.text, max_tokens=first.chunk_tokens),
-            ),
-            config=config,
-        )
-        chosen, reason = route.tier, route.reason
-    else:
-        chosen, reason = tier, "requested"  # type: ignore[assignment]
-    return Prepared(spec, chosen, reason, parsed.text, parsed.kind, tokens)
+class DocumentRouter:
+    """Parse documents for one schema and tier choice, and route each to a tier.
+
+    The schema is looked up (an unknown one raises UnknownSchemaError) and its shape
+    measured once per router: a batch builds one for all of its documents.
+    """
+
+    def __init__(self, *, schema_name: str, tier: TierChoice, config: AppConfig) -> None:
+        self.spec = get_schema(schema_name)
+        self.tier = tier
+        self.config = config
+        self.shape = schema_shape(self.spec)  # milliseconds: a JSON Schema build
+        self.chunk_tokens = config.models[config.tiers["medium"].models[0]].chunk_tokens
+
+    def prepare(self, *, source: bytes | str, filename: str | None) -> Prepared:
+        """Parse and route one decoded document; an unusable one comes back `invalid`."""
+        name: str | None
+        if isinstance(source, str):
+            # Lone surrogates (valid in JSON, not in UTF-8) carry no text: drop them, as the
+            # parser drops control characters (a plain encode() would raise).
+            content, name = source.encode(errors="ignore"), filename or "document.txt"
+        else:
+            content, name = source, filename
+        try:
+            parsed = extract_text(
+                content=content, filename=name, max_chars=self.config.limits.max_text_chars
+            )
+        except DocumentInvalid as exc:
+            return self.invalid(exc)
+        tokens = estimate_tokens(parsed.text)
+        choice = self.tier
+        if choice == "auto":
+            route = choose_tier(
+                features=Features(
+                    tokens=tokens,
+                    schema_fields=self.shape.fields,
+                    schema_depth=self.shape.depth,
+                    needs_chunking=tokens > self.chunk_tokens,  # = chunking.needs_chunking
+                ),
+                config=self.config,
+            )
+            tier, reason = route.tier, route.reason
+        else:
+            tier, reason = choice, "requested"
+        return Prepared(self.spec, tier, reason, parsed.text, parsed.kind, tokens)
+
+    def invalid(self, exc: DocumentInvalid) -> Prepared:
+        """A document that cannot be read: it fails at submission, on the cheapest tier."""
+        choice = self.tier
+        tier: Tier = "low" if choice == "auto" else choice
+        return Prepared(self.spec, tier, "document invalid", None, "invalid", 0, exc)
+
+
+def new_job(
+    *,
+    tenant_id: uuid.UUID,
+    prep: Prepared,
+    digest: str | None,
+    filename: str | None,
+    meta: dict[str, Any],
+    reuse: bool,
+    batch_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    webhook_url: str | None = None,
+) -> NewJob:
+    """The job row for a prepared document (queued, or failed if it could not be read)."""
+    invalid = prep.invalid
+    return NewJob(
+        tenant_id=tenant_id,
+        schema_name=prep.spec.name,
+        schema_version=prep.spec.version,
+        prompt_version=prep.spec.prompt.version,
+        tier=prep.tier,
+        tier_reason=prep.tier_reason,
+        document_sha256=digest,
+        filename=filename,
+        batch_id=batch_id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        reuse=reuse,
+        meta=meta,
+        webhook_url=webhook_url,
+        status=JobStatus.FAILED if invalid else JobStatus.QUEUED,
+        error_type=ErrorType.DOCUMENT_INVALID if invalid else None,
+        error_message=str(invalid) if invalid else None,
+    )
 
 
 def request_hash(payload: dict[str, Any]) -> str:

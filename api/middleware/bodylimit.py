@@ -1,5 +1,7 @@
 """Request body size limit as pure ASGI: by Content-Length up front, and while bodies stream.
 
+The one body-size check of the API; NDJSON batch uploads are exempt (see _streamed_batch).
+
 A chunked body has no Content-Length, so the bytes are counted as the app reads them; past
 the limit the read raises a 413 HTTPException, which the error handlers turn into the JSON
 error shape (nothing past the limit is ever buffered).
@@ -11,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
+from schemas.batch_api import NDJSON_TYPES, media_type
 
 
 class BodyTooLarge(HTTPException):
@@ -26,7 +29,7 @@ def _streamed_batch(scope: Scope) -> bool:
     if scope.get("method") != "POST" or scope.get("path") != "/v1/batches":
         return False
     return any(
-        name == b"content-type" and value.split(b";")[0].strip() == b"application/x-ndjson"
+        name == b"content-type" and media_type(value.decode("latin-1")) in NDJSON_TYPES
         for name, value in scope["headers"]
     )
 

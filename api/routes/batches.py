@@ -18,24 +18,25 @@ from api.intake.batch import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk, ndjso
 from api.intake.document import check_webhook_url
 from api.views.batches import BODY_DOC, batch_out, result_line, validation_reason
 from schemas.batch_api import (
+    NDJSON_TYPES,
     BatchAccepted,
     BatchCreate,
     BatchDocument,
     BatchHeader,
     BatchOut,
     RejectedLine,
+    media_type,
 )
 from schemas.config import Settings
 from storage import batches as batch_store
+from storage import pages
 from storage import webhooks as webhook_store
 from storage.db import session_scope
 from storage.models import Batch, Tenant
+from storage.rows import Cursor
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
-NDJSON_TYPES = frozenset(
-    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines"}
-)
 RESULT_PAGE = 1000
 MAX_REJECTED_SHOWN = 100
 MAX_LISTED = 1000  # duplicate_batches named in one answer
@@ -56,7 +57,7 @@ async def create_batch(
     per line, committed every CHUNK_ROWS documents; lines that are not documents are
     reported in `rejected`. The same Idempotency-Key returns (and resumes) the same batch.
     """
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_type(request.headers.get("content-type", ""))
     intake = _Intake(session, tenant, settings, idempotency_key)
     if media in NDJSON_TYPES:
         return await intake.from_ndjson(request)
@@ -200,17 +201,15 @@ def retry_batch(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> 
 
 def _result_lines(batch: Batch) -> Iterator[bytes]:
     """Keyset pages of RESULT_PAGE rows, each read in its own short transaction."""
-    after: batch_store.Cursor | None = None
+    after: Cursor | None = None
     while True:
         with session_scope() as session:
-            rows = batch_store.result_page(
-                session=session, batch=batch, after=after, limit=RESULT_PAGE
-            )
+            rows = pages.result_page(session=session, batch=batch, after=after, limit=RESULT_PAGE)
         if rows:
             yield b"".join(result_line(r) for r in rows)
         if len(rows) < RESULT_PAGE:
             return
-        after = (rows[-1].created_at, rows[-1].id)
+        after = rows[-1].cursor
 
 
 @router.get(

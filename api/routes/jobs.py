@@ -10,17 +10,18 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy import select, tuple_
 
 from api.deps import ReadSessionDep, ReadTenantDep, SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
-from api.intake.document import check_webhook_url, decode, prepare, request_hash
+from api.intake.document import DocumentRouter, check_webhook_url, decode, new_job, request_hash
 from api.views.jobs import job_out
 from schemas.api import JobCreate, JobOut, JobPage
-from schemas.jobs import ErrorType, JobStatus
+from schemas.jobs import JobStatus
+from storage import documents as document_store
 from storage import jobs as job_store
+from storage import pages
 from storage import webhooks as webhook_store
-from storage.models import Job
+from storage.rows import Cursor
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -42,43 +43,30 @@ def create_job(
         content_base64=body.content_base64,
         max_bytes=config.limits.max_document_bytes,
     )
-    prep = prepare(
-        schema_name=body.schema_name,
-        tier=body.tier,
-        source=source,
-        filename=body.filename,
-        config=config,
-    )
+    router_ = DocumentRouter(schema_name=body.schema_name, tier=body.tier, config=config)
+    prep = router_.prepare(source=source, filename=body.filename)
     digest = None
     if prep.text is not None:
-        digest = job_store.put_document(
+        digest = document_store.put_document(
             session=session, text_=prep.text, kind=prep.kind, tokens=prep.tokens
         )
-    invalid = prep.invalid
     job, created = job_store.create_job(
         session=session,
-        new=job_store.NewJob(
+        new=new_job(
             tenant_id=tenant.id,
-            schema_name=prep.spec.name,
-            schema_version=prep.spec.version,
-            prompt_version=prep.spec.prompt.version,
-            tier=prep.tier,
-            tier_reason=prep.tier_reason,
-            document_sha256=digest,
+            prep=prep,
+            digest=digest,
             filename=body.filename,
+            meta=body.metadata,
+            reuse=body.reuse,
             idempotency_key=idempotency_key,
             request_hash=request_hash(body.model_dump(mode="json")) if idempotency_key else None,
-            reuse=body.reuse,
-            meta=body.metadata,
             webhook_url=body.webhook_url,
-            status=JobStatus.FAILED if invalid else JobStatus.QUEUED,
-            error_type=ErrorType.DOCUMENT_INVALID if invalid else None,
-            error_message=str(invalid) if invalid else None,
         ),
     )
     if not created:
         response.status_code = 200
-    elif invalid:  # finished at submission: owe its webhook; the scheduler sends it
+    elif prep.invalid:  # finished at submission: owe its webhook; the scheduler sends it
         webhook_store.owe_for_job(session=session, job=job)
     return job_out(job)
 
@@ -95,12 +83,13 @@ def retry_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobO
     return job_out(job_store.retry(session=session, tenant_id=tenant.id, job_id=job_id))
 
 
-def _cursor(created_at: dt.datetime, job_id: uuid.UUID) -> str:
+def _cursor(cursor: Cursor) -> str:
+    created_at, job_id = cursor
     raw = json.dumps([created_at.isoformat(), str(job_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _uncursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+def _uncursor(cursor: str) -> Cursor:
     try:
         created, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         return dt.datetime.fromisoformat(created), uuid.UUID(ident)
@@ -118,18 +107,13 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobPage:
     """The tenant's jobs, oldest first, with keyset pagination on (created_at, id)."""
-    stmt = select(Job).where(Job.tenant_id == tenant.id)
-    if batch_id is not None:
-        stmt = stmt.where(Job.batch_id == batch_id)
-    if status is not None:
-        stmt = stmt.where(Job.status == status)
-    if cursor:
-        created, ident = _uncursor(cursor)
-        # tuple_ compiles to a row comparison; a plain Python tuple would compare created_at
-        # only, and jobs inserted in one transaction share it.
-        stmt = stmt.where(tuple_(Job.created_at, Job.id) > tuple_(created, ident))
-    rows = session.scalars(stmt.order_by(Job.created_at, Job.id).limit(limit + 1)).all()
-    more = len(rows) > limit
-    page = rows[:limit]
-    nxt = _cursor(page[-1].created_at, page[-1].id) if more and page else None
-    return JobPage(items=[job_out(j) for j in page], next_cursor=nxt)
+    page = pages.list_jobs(
+        session=session,
+        tenant_id=tenant.id,
+        limit=limit,
+        batch_id=batch_id,
+        status=status,
+        after=_uncursor(cursor) if cursor else None,
+    )
+    nxt = _cursor(page.next_cursor) if page.next_cursor else None
+    return JobPage(items=[job_out(j) for j in page.jobs], next_cursor=nxt)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep, TenantDep
 from schemas.api import SchemaOut
 from schemas.extraction.registry import json_schema, list_schemas
+from storage.db import ping
 
 router = APIRouter()
 
@@ -25,7 +25,7 @@ def ready(session: SessionDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: Postgres and Redis both answer."""
     checks: dict[str, str] = {}
     try:
-        session.execute(text("SELECT 1"))
+        ping(session=session)
         checks["postgres"] = "ok"
     except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
         checks["postgres"] = f"error: {type(exc).__name__}"

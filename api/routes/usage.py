@@ -12,35 +12,14 @@ from api.deps import SessionDep, TenantDep
 from api.errors import ApiError
 from storage import usage as usage_store
 from storage.budget import periods, usage_summary
+from storage.usage import UsageLine, UsageTotals
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
 MAX_RANGE_DAYS = 366
 
 # Costs are Decimals and serialise as strings, like GET /v1/jobs/{id}'s usage.cost_usd.
-
-
-class UsageLineOut(BaseModel):
-    """The calls of one UTC day, model and tier."""
-
-    day: dt.date
-    model: str
-    tier: str
-    calls: int
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    cost_usd: Decimal
-
-
-class UsageTotalsOut(BaseModel):
-    """The range's totals."""
-
-    calls: int
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    cost_usd: Decimal
+# The ledger's lines and totals (storage dataclasses) are served as they are.
 
 
 class BudgetOut(BaseModel):
@@ -61,8 +40,8 @@ class UsageOut(BaseModel):
 
     since: dt.date
     until: dt.date
-    by_day: list[UsageLineOut]
-    totals: UsageTotalsOut
+    by_day: list[UsageLine]
+    totals: UsageTotals
     budget: BudgetOut
 
 
@@ -94,7 +73,7 @@ def read_usage(
     return UsageOut(
         since=start,
         until=end,
-        by_day=[UsageLineOut(**vars(line)) for line in lines],
-        totals=UsageTotalsOut(**vars(totals)),
+        by_day=lines,
+        totals=totals,
         budget=BudgetOut(month=month, day=day, **budget),
     )

@@ -11,6 +11,7 @@ from schemas.api import Usage
 from schemas.batch_api import KEY_PREFIX, BatchCreate, BatchOut
 from storage.batches import Summary
 from storage.models import Batch
+from storage.pages import JobResult
 
 
 def batch_out(batch: Batch, summary: Summary) -> BatchOut:
@@ -22,18 +23,14 @@ def batch_out(batch: Batch, summary: Summary) -> BatchOut:
         total=summary.total,
         counts=summary.counts,
         progress=summary.progress,
-        usage=Usage(
-            input_tokens=summary.input_tokens,
-            output_tokens=summary.output_tokens,
-            cost_usd=summary.cost_usd,
-        ),
+        usage=Usage.model_validate(summary, from_attributes=True),
         created_at=batch.created_at,
         cancelled_at=batch.cancelled_at,
         finished_at=summary.finished_at,
     )
 
 
-def result_line(row: Any) -> bytes:
+def result_line(row: JobResult) -> bytes:
     """One job of GET /v1/batches/{id}/results as an NDJSON line."""
     key = row.idempotency_key
     error = {"type": row.error_type, "message": row.error_message or ""} if row.error_type else None

@@ -25,9 +25,7 @@ def job_out(job: Job) -> JobOut:
         cache_hit=job.cache_hit,
         result=job.result,
         error=error,
-        usage=Usage(
-            input_tokens=job.input_tokens, output_tokens=job.output_tokens, cost_usd=job.cost_usd
-        ),
+        usage=Usage.model_validate(job, from_attributes=True),
         metadata=job.meta,
         filename=job.filename,
         batch_id=job.batch_id,

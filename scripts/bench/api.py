@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from scripts.bench.env import BenchStack, BenchTenant
+from scripts.bench.env import BenchStack
 from scripts.bench.pipeline import documents, submit_batch
+from scripts.devstack.builder import Tenant
 
 
 @dataclass
@@ -28,7 +29,7 @@ class EnqueueResult:
 
 
 def bulk_enqueue(
-    stack: BenchStack, tenant: BenchTenant, *, n: int, streams: int, timeout: float
+    stack: BenchStack, tenant: Tenant, *, n: int, streams: int, timeout: float
 ) -> EnqueueResult:
     """Stream `n` documents as `streams` concurrent NDJSON batches; check they are stored."""
 
@@ -64,7 +65,7 @@ FROM generate_series(1, %(n)s) AS g
 """
 
 
-def fill_jobs(stack: BenchStack, tenant: BenchTenant, *, n: int) -> float:
+def fill_jobs(stack: BenchStack, tenant: Tenant, *, n: int) -> float:
     """Insert `n` finished jobs for `tenant` with one INSERT ... SELECT; returns seconds."""
     started = time.perf_counter()
     with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
@@ -85,7 +86,7 @@ class PollResult:
 
 
 def poll_latency(
-    stack: BenchStack, tenant: BenchTenant, *, rows: int, requests: int, warm: int = 200
+    stack: BenchStack, tenant: Tenant, *, rows: int, requests: int, warm: int = 200
 ) -> PollResult:
     """Time `requests` sequential GETs of random job ids on one keep-alive client."""
     with psycopg.connect(stack.pg_dsn) as conn:

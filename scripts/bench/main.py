@@ -1,6 +1,6 @@
 """`make bench`: measure docqueue against the raw Celery floor on this machine.
 
-    python -m scripts.bench.main [--quick] [--only raw,overhead,cap,enqueue,poll] [--json out.json]
+    python -m scripts.bench [--quick] [--only raw,overhead,cap,enqueue,poll] [--json out.json]
 
 Starts its own Postgres, Redis, simulator, API, scheduler and workers in a temp dir (all on
 127.0.0.1), runs every scenario in turn on a fresh stack, prints a table and stops
@@ -30,7 +30,7 @@ from scripts.bench import pipeline as bench_pipeline
 from scripts.bench import raw as bench_raw
 from scripts.bench.env import BenchEnv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll")
 # The same worker layout for the raw floor and the overhead run: a fair comparison.
 OVERHEAD_WORKERS = [("w1", 16), ("w2", 16)]
@@ -219,7 +219,7 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios and print the table; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench.main", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small N for a smoke run")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma list of scenarios")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from scripts.bench.env import BenchStack, BenchTenant
+from scripts.bench.env import BenchStack
+from scripts.devstack.builder import Tenant
 
 INVOICE = (
     "ACME Tools GmbH, Hauptstrasse {i}, Berlin. Invoice INV-{tag}-{i} dated 2026-03-01.\n"
@@ -79,7 +80,7 @@ def _progress(conn: psycopg.Connection[Any], tenant_id: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def wait_terminal(stack: BenchStack, tenant: BenchTenant, *, n: int, timeout: float) -> Finished:
+def wait_terminal(stack: BenchStack, tenant: Tenant, *, n: int, timeout: float) -> Finished:
     """Poll Postgres until all `n` jobs of `tenant` are terminal; return their timings."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
@@ -122,7 +123,7 @@ class RunResult:
 
 
 def run_documents(
-    stack: BenchStack, tenant: BenchTenant, *, n: int, tag: str, timeout: float
+    stack: BenchStack, tenant: Tenant, *, n: int, tag: str, timeout: float
 ) -> RunResult:
     """Submit `n` low-tier invoices as one streamed batch and wait for all to end."""
     stack.sim("/sim/reset", {})

@@ -80,6 +80,8 @@ class RawResult:
 
 def start_workers(stack: Stack, broker: str, workers: list[tuple[str, int]]) -> None:
     """Start raw workers with the same pool flags as `docqueue worker`."""
+    from tasks.celery.app import WORKER_FLAGS
+
     for name, threads in workers:
         stack._spawn(
             name,
@@ -96,11 +98,7 @@ def start_workers(stack: Stack, broker: str, workers: list[tuple[str, int]]) -> 
                 "threads",
                 "-c",
                 str(threads),
-                "-E",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "WARNING",
+                *WORKER_FLAGS,
                 "-Q",
                 QUEUE,
                 "-n",

@@ -89,7 +89,7 @@ class Stack:
         )
 
     def scheduler(self) -> None:
-        """Start the dispatcher/reconciler."""
+        """Start the scheduler (dispatch and reconciliation)."""
         self._spawn("scheduler", [PY, "-m", "scripts.cli", "scheduler"])
 
     def flower(self, *, port: int, basic_auth: str | None = None) -> str:

@@ -9,33 +9,16 @@ from scripts.simulator.answers import schema_from_text
 from scripts.simulator.calls import (
     Answer,
     Call,
+    Transcript,
     WireError,
     content_texts,
+    error_text,
     new_id,
     require_messages,
     require_model,
-    seed_text,
 )
 
 TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,128}")
-# Anthropic's error `type` for each status it uses.
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-ERROR_MESSAGES = {
-    429: "Number of request tokens has exceeded your per-minute rate limit (simulated).",
-    500: "Internal server error",
-    529: "Overloaded",
-}
 
 
 def parse(body: dict[str, Any]) -> Call:
@@ -52,29 +35,21 @@ def parse(body: dict[str, Any]) -> Call:
     _check_roles_and_tools(messages)
 
     system = content_texts(body.get("system"))
-    texts = list(system)
-    document = list(system)
-    first_user: list[str] | None = None
+    seen = Transcript(texts=list(system), document=list(system), system=system)
     for msg in messages:
         pieces = content_texts(msg.get("content"))
-        texts.extend(pieces)
+        seen.texts.extend(pieces)
         if msg.get("role") == "user":
-            document.extend(pieces)
-            first_user = pieces if first_user is None else first_user
-    prompt = "\n".join([*system, *(first_user or [])])
+            seen.document.extend(pieces)
+            seen.first_user = pieces if seen.first_user is None else seen.first_user
 
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
     _check_tools(tools)
-    schema, tool_name = _target(body, tools, prompt)
-    return Call(
+    return seen.call(
         model=model,
-        texts=texts,
+        messages=messages,
         schema_objs=[*tools, _output_schema(body)],
-        document="\n".join(document),
-        seed_text=seed_text("\n".join(first_user or []), "\n".join(system)),
-        schema=schema,
-        tool_name=tool_name,
-        first_turn=not any(m.get("role") == "assistant" for m in messages),
+        target=_target(body, tools, seen.prompt),
         max_tokens=max_tokens,
     )
 
@@ -206,11 +181,31 @@ def render(call: Call, answer: Answer) -> Any:
     }
 
 
+# Anthropic's error `type` for each status it uses.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+ERROR_MESSAGES = {
+    429: "Number of request tokens has exceeded your per-minute rate limit (simulated).",
+    500: "Internal server error",
+    529: "Overloaded",
+}
+
+
 def error_body(status: int, message: str | None = None, param: str | None = None) -> Any:
     """Anthropic's error envelope: {"type": "error", "error": {type, message}, request_id}."""
     del param  # Anthropic puts the offending path inside the message instead
     kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    text = message or ERROR_MESSAGES.get(status, f"Simulated error (status {status}).")
+    text = error_text(status, message, ERROR_MESSAGES)
     return {
         "type": "error",
         "error": {"type": kind, "message": text},

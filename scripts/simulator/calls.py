@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -37,6 +37,44 @@ class Answer:
     truncated: bool
 
 
+@dataclass
+class Transcript:
+    """A conversation's message texts, sorted by what the simulator uses each for."""
+
+    texts: list[str]  # every message's text: input tokens
+    document: list[str]  # all non-assistant text: where [[sim:...]] directives are read
+    system: list[str] = field(default_factory=list)
+    first_user: list[str] | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The system text, then the first user message: where a schema dump may stand."""
+        return "\n".join([*self.system, *(self.first_user or [])])
+
+    def call(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        schema_objs: list[Any],
+        target: tuple[dict[str, Any] | None, str | None],
+        max_tokens: int | None,
+    ) -> Call:
+        """The Call answering `target` (the schema, and the tool to call, if any)."""
+        schema, tool_name = target
+        return Call(
+            model=model,
+            texts=self.texts,
+            schema_objs=schema_objs,
+            document="\n".join(self.document),
+            seed_text=seed_text("\n".join(self.first_user or []), "\n".join(self.system)),
+            schema=schema,
+            tool_name=tool_name,
+            first_turn=not any(m.get("role") == "assistant" for m in messages),
+            max_tokens=max_tokens,
+        )
+
+
 class WireError(Exception):
     """A request the real API would refuse: status, message, and the parameter at fault."""
 
@@ -45,6 +83,11 @@ class WireError(Exception):
         self.status = status
         self.message = message
         self.param = param
+
+
+def error_text(status: int, message: str | None, wording: dict[int, str]) -> str:
+    """The error message to send: the given one, else the provider's wording for the status."""
+    return message or wording.get(status, f"Simulated error (status {status}).")
 
 
 def new_id(prefix: str, length: int = 24) -> str:

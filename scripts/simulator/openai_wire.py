@@ -10,34 +10,17 @@ from scripts.simulator.answers import schema_from_text
 from scripts.simulator.calls import (
     Answer,
     Call,
+    Transcript,
     WireError,
     content_texts,
+    error_text,
     new_id,
     require_messages,
     require_model,
-    seed_text,
 )
 
 TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-# OpenAI's error `type` and `code` for each status it uses.
-ERROR_KINDS: dict[int, tuple[str, str | None]] = {
-    400: ("invalid_request_error", None),
-    401: ("invalid_request_error", "invalid_api_key"),
-    403: ("invalid_request_error", "unsupported_country_region_territory"),
-    404: ("invalid_request_error", "model_not_found"),
-    409: ("invalid_request_error", None),
-    422: ("invalid_request_error", None),
-    429: ("requests", "rate_limit_exceeded"),
-    500: ("server_error", None),
-    502: ("server_error", None),
-    503: ("server_error", None),
-}
-ERROR_MESSAGES = {
-    429: "Rate limit reached for requests (simulated). Please try again shortly.",
-    500: "The server had an error while processing your request. Sorry about that!",
-    503: "The engine is currently overloaded, please try again later.",
-}
 
 
 def parse(body: dict[str, Any]) -> Call:
@@ -55,35 +38,27 @@ def parse(body: dict[str, Any]) -> Call:
         label = f"response_format '{spec.get('name')}'"
         _check_strict(spec.get("schema"), label, "response_format")
 
-    texts: list[str] = []
-    document: list[str] = []
-    system: list[str] = []
-    first_user: list[str] | None = None
+    seen = Transcript(texts=[], document=[])
     for msg in messages:
         role = msg.get("role")
         pieces = content_texts(msg.get("content"))
         for call in msg.get("tool_calls") or []:
             if isinstance(call, dict) and isinstance(call.get("function"), dict):
                 pieces.append(str(call["function"].get("arguments", "")))
-        texts.extend(pieces)
+        seen.texts.extend(pieces)
         if role != "assistant":
-            document.extend(pieces)
+            seen.document.extend(pieces)
         if role in ("system", "developer"):
-            system.extend(pieces)
-        elif role == "user" and first_user is None:
-            first_user = pieces
-    prompt = "\n".join([*system, *(first_user or [])])
-    schema, tool_name = _target(tools, body.get("tool_choice"), fmt or {}, prompt)
+            seen.system.extend(pieces)
+        elif role == "user" and seen.first_user is None:
+            seen.first_user = pieces
+    target = _target(tools, body.get("tool_choice"), fmt or {}, seen.prompt)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    return Call(
+    return seen.call(
         model=model,
-        texts=texts,
+        messages=messages,
         schema_objs=[*tools, fmt.get("json_schema") if fmt else None],
-        document="\n".join(document),
-        seed_text=seed_text("\n".join(first_user or []), "\n".join(system)),
-        schema=schema,
-        tool_name=tool_name,
-        first_turn=not any(m.get("role") == "assistant" for m in messages),
+        target=target,
         max_tokens=limit if isinstance(limit, int) and limit > 0 else None,
     )
 
@@ -271,10 +246,30 @@ def render(call: Call, answer: Answer) -> Any:
     }
 
 
+# OpenAI's error `type` and `code` for each status it uses.
+ERROR_KINDS: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    409: ("invalid_request_error", None),
+    422: ("invalid_request_error", None),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    502: ("server_error", None),
+    503: ("server_error", None),
+}
+ERROR_MESSAGES = {
+    429: "Rate limit reached for requests (simulated). Please try again shortly.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    503: "The engine is currently overloaded, please try again later.",
+}
+
+
 def error_body(status: int, message: str | None = None, param: str | None = None) -> Any:
     """OpenAI's error envelope: {"error": {message, type, param, code}}."""
     kind, code = ERROR_KINDS.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )
-    text = message or ERROR_MESSAGES.get(status, f"Simulated error (status {status}).")
+    text = error_text(status, message, ERROR_MESSAGES)
     return {"error": {"message": text, "type": kind, "param": param, "code": code}}

@@ -8,15 +8,11 @@ from celery import Celery, signals
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from schemas.config import TIERS, get_settings
+from tasks.dispatch.queues import WEBHOOK_QUEUE, WEBHOOK_TASK, queue_name
 
-TASK_NAME = "docqueue.extract"
-WEBHOOK_TASK = "docqueue.webhook"
-WEBHOOK_QUEUE = "docqueue.webhooks"  # its own queue: a slow receiver never delays extractions
-
-
-def queue_name(tier: str) -> str:
-    """The Redis queue a tier's jobs go to."""
-    return f"docqueue.{tier}"
+# The worker command-line flags every docqueue worker runs with (the raw Celery floor of
+# `make bench` uses the same ones, so the comparison is like for like).
+WORKER_FLAGS = ("-E", "--without-gossip", "--without-mingle", "-l", "WARNING")
 
 
 def _queue(tier: str) -> Queue:
@@ -34,7 +30,7 @@ def make_app() -> Celery:
     app = Celery(
         "docqueue",
         broker=settings.redis_url,
-        include=["tasks.celery.extract", "tasks.webhooks.delivery"],
+        include=["tasks.celery.extract", "tasks.celery.webhook_task"],
     )
     app.conf.update(
         task_queues=[*(_queue(t) for t in TIERS), _queue("webhooks")],

@@ -10,7 +10,8 @@ import structlog
 from celery import Task
 
 from tasks.celery import shutdown  # noqa: F401 - connects the graceful-shutdown hand-back
-from tasks.celery.app import TASK_NAME, app
+from tasks.celery.app import app
+from tasks.dispatch.queues import TASK_NAME
 from tasks.worker.process import process_job
 from tasks.worker.runtime import get_runtime
 

@@ -7,7 +7,7 @@ threads pool cannot do the cancelling part: it has no
 `terminate_job` (cancelling raises NotImplementedError and the worker then waits for every
 thread, however long its provider call takes) and its results have no `terminate`. A thread
 cannot be killed, so cancelling here does nothing to the thread: the job it holds is handed
-back through Postgres instead (`tasks/shutdown.py`), where the attempt fence makes whatever
+back through Postgres instead (`tasks/worker/handback.py`), where the attempt fence makes whatever
 the thread writes later a no-op.
 """
 
@@ -45,7 +45,7 @@ class Worker(worker.Worker):  # type: ignore[misc]  # celery ships no type hints
     def start(self) -> None:
         """Run until shut down, then leave without the interpreter's own teardown."""
         super().start()
-        from tasks.celery.shutdown import release_held, wait_for_hand_back  # lazy: loads the engine
+        from tasks.worker.handback import release_held, wait_for_hand_back  # lazy: engine
 
         wait_for_hand_back()  # the jobs still running must be released before we go
         # Stopped without being asked to: Celery gave up after an "unrecoverable" error, e.g.
@@ -56,7 +56,7 @@ class Worker(worker.Worker):  # type: ignore[misc]  # celery ships no type hints
             logger.error("worker stopped on its own; handed back %d job(s)", release_held())
         # Results live in Postgres, the broker connection is closed: what is left is seconds
         # of finalising a big interpreter (under load), and joining threads still stuck in
-        # provider calls whose jobs were handed back (tasks/shutdown.py).
+        # provider calls whose jobs were handed back (tasks/worker/handback.py).
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

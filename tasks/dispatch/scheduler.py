@@ -1,8 +1,10 @@
-"""The scheduler process: publish queued jobs fairly to tier queues, and reconcile strays."""
+"""The scheduler process: publish queued jobs fairly to tier queues, and reconcile strays.
+
+The reconciler (tasks/dispatch/reconciler.py) is one of its duties, run every few seconds.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import select as select_mod
 import signal
 import time
@@ -14,13 +16,12 @@ import structlog
 
 from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
-from storage.budget import release_stale
-from storage.db import session_scope
-from tasks.celery.app import TASK_NAME, app, queue_name
+from storage.db import JOBS_CHANNEL, session_scope
+from tasks.celery.publish import publish_jobs
+from tasks.dispatch.reconciler import reconcile_once
 from tasks.engine.ports import KillSwitch
 from tasks.errors import Paused
 from tasks.flow.killswitch import RedisKillSwitch
-from tasks.webhooks.delivery import republish_overdue
 
 log = structlog.get_logger(__name__)
 RECONCILE_EVERY_S = 2.0
@@ -49,51 +50,16 @@ def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -
             ids = store.pick(session=session, tier=tier, limit=min(room, PUBLISH_CHUNK))
             if not ids:
                 continue
-            with app.producer_or_acquire() as producer:
-                for job_id in ids:
-                    app.send_task(
-                        TASK_NAME, args=[str(job_id)], queue=queue_name(tier), producer=producer
-                    )
+            publish_jobs((job_id, tier) for job_id in ids)
             store.mark_dispatched(session=session, job_ids=ids)
             sent += len(ids)
     return sent
 
 
-def reconcile_once(*, settings: Settings) -> None:
-    """Make lost and abandoned jobs claimable again."""
-    cfg = settings.app.dispatch
-    with session_scope() as session:
-        lost, dead = store.recover_stuck(
-            session=session,
-            queued_after=dt.timedelta(seconds=cfg.stuck_queued_s),
-            running_grace=dt.timedelta(seconds=cfg.requeue_running_grace_s),
-        )
-        if lost:  # the same ids again, published before the commit like dispatch_once
-            with app.producer_or_acquire() as producer:
-                for job_id, tier in lost:
-                    app.send_task(
-                        TASK_NAME, args=[str(job_id)], queue=queue_name(tier), producer=producer
-                    )
-        # A reservation outliving the hard time limit belongs to a crashed worker: settle it
-        # from the ledger so the tenant's budget is not held forever.
-        stale = release_stale(
-            session=session, older_than=dt.timedelta(seconds=settings.app.celery.time_limit_s)
-        )
-    resent = republish_overdue()  # webhook deliveries whose message was lost or never sent
-    if lost or dead or stale or resent:
-        log.warning(
-            "reconciled",
-            requeued_queued=len(lost),
-            requeued_running=dead,
-            released_reservations=stale,
-            resent_webhooks=resent,
-        )
-
-
 def _listener(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
     url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
     conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-    conn.execute("LISTEN docqueue_jobs")
+    conn.execute(f"LISTEN {JOBS_CHANNEL}")
     return conn
 
 

@@ -7,7 +7,7 @@ where tokens may *not* span) and then prices each piece: most pre-tokenizer piec
 a single token, long or unusual words split into several, and CJK text costs roughly
 one token per one or two characters.
 
-Calibrated against o200k_base (gpt-4o, gpt-4.1, o-series); see tests/test_tokens.py.
+Calibrated against o200k_base (gpt-4o, gpt-4.1, o-series); see tests/unit/documents/test_tokens.py.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _PIECE = re.compile(
     r"|(?P<space>\s*[\r\n]+|\s+(?!\S)|\s+)"
 )
 
-# Fitted on the corpus in tests/test_tokens.py (o200k_base). English words up to
+# Fitted on tests/unit/documents/token_corpus.py (o200k_base). English words up to
 # about seven letters are almost always one token; beyond that BPE splits them into
 # roughly four-to-five-letter pieces.
 _SHORT_WORD = 7

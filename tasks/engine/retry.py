@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, field
 
 import anthropic
 import httpx
@@ -11,12 +12,21 @@ import httpx2
 import openai
 from pydantic import ValidationError
 
-from tasks.errors import CallFailure
-
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 529})
 FATAL_STATUS = frozenset({400, 401, 403, 404, 422})
 _CONTEXT_MARKERS = ("context_length", "context length", "maximum context", "prompt is too long")
 _FILTER_MARKERS = ("content_filter", "content filter", "content management policy")
+
+
+@dataclass
+class CallFailure:
+    """How one transport attempt failed, as the retry classifier saw it."""
+
+    retryable: bool
+    kind: str
+    status: int | None = None
+    retry_after_s: float | None = None
+    detail: str = field(default="")
 
 
 def _retry_after(headers: httpx2.Headers | httpx.Headers | None) -> float | None:

@@ -16,14 +16,12 @@ import redis
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from schemas.config import TIERS, Settings
-from storage.budget import periods
+from storage import state
 from storage.db import session_scope
-from storage.models import Tenant, TenantSpend, WebhookDelivery
-from tasks.celery.app import WEBHOOK_QUEUE, queue_name
+from tasks.dispatch.queues import WEBHOOK_QUEUE, queue_name
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.semaphore import RedisSlotLimiter
 
@@ -33,13 +31,6 @@ RATE_LIMITED_KEY = "dq:api:rl:rejected"  # INCR'd by api/ratelimit.py's script
 NEAR_LIMIT = Decimal("0.9")
 _KOMBU_SEP, _KOMBU_PRIORITIES = "\x06\x16", (3, 6, 9)  # kombu's redis priority sub-queues
 _BREAKER_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
-_JOBS = text(
-    """
-    SELECT tier, status, count(*),
-           EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE status = 'queued'))
-    FROM jobs GROUP BY tier, status
-    """
-)
 
 
 Family = GaugeMetricFamily | CounterMetricFamily
@@ -132,45 +123,28 @@ class StateCollector(Collector):
         return iter(fams.values())
 
     def _postgres(self, fams: dict[str, Family]) -> None:
-        oldest = dict.fromkeys(TIERS, 0.0)
+        oldest: dict[str, float] = dict.fromkeys(TIERS, 0.0)
         with session_scope(self._db_url) as session:
-            for tier, status, count, age in session.execute(_JOBS):
-                fams["docqueue_jobs"].add_metric([status, tier], float(count))
-                if age is not None:
-                    oldest[tier] = max(oldest.get(tier, 0.0), float(age))
+            for jobs in state.job_counts(session=session):
+                fams["docqueue_jobs"].add_metric([jobs.status, jobs.tier], float(jobs.count))
+                if jobs.oldest_queued_s is not None:
+                    oldest[jobs.tier] = max(oldest.get(jobs.tier, 0.0), jobs.oldest_queued_s)
             self._budgets(session, fams)
-            pending = session.scalar(
-                select(func.count())
-                .select_from(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending")
-            )
-        fams["docqueue_webhooks_pending"].add_metric([], float(pending or 0))
+            pending = state.webhooks_pending(session=session)
+        fams["docqueue_webhooks_pending"].add_metric([], float(pending))
         for tier, age in oldest.items():
             fams["docqueue_oldest_queued_job_age_seconds"].add_metric([tier], age)
 
     @staticmethod
     def _budgets(session: Session, fams: dict[str, Family]) -> None:
-        month, day = periods(dt.datetime.now(dt.UTC))
-        rows = session.execute(
-            select(
-                TenantSpend.period,
-                TenantSpend.spent_usd + TenantSpend.reserved_usd,
-                Tenant.monthly_budget_usd,
-                Tenant.daily_budget_usd,
-            )
-            .join(Tenant, Tenant.id == TenantSpend.tenant_id)
-            .where(TenantSpend.period.in_([month, day]))
-        ).all()
         worst = {"month": 0.0, "day": 0.0}
         near = {"month": 0, "day": 0}
-        for period, used, monthly, daily in rows:
-            which = "month" if period == month else "day"
-            budget = monthly if which == "month" else daily
-            if not budget:  # no daily cap, or a zero budget: nothing to measure against
+        for use in state.budget_use(session=session, now=dt.datetime.now(dt.UTC)):
+            if not use.budget_usd:  # no daily cap, or a zero budget: nothing to measure against
                 continue
-            ratio = Decimal(used) / Decimal(budget)
-            worst[which] = max(worst[which], float(ratio))
-            near[which] += ratio >= NEAR_LIMIT
+            ratio = use.used_usd / use.budget_usd
+            worst[use.period] = max(worst[use.period], float(ratio))
+            near[use.period] += ratio >= NEAR_LIMIT
         for which in ("month", "day"):
             fams["docqueue_budget_utilisation_ratio"].add_metric([which], worst[which])
             fams["docqueue_budget_tenants_near_limit"].add_metric([which], float(near[which]))

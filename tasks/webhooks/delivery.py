@@ -1,30 +1,23 @@
-"""Signed webhooks when a job or a batch finishes: owe in Postgres, POST from a Celery task.
+"""Signed webhooks when a job or a batch finishes: one delivery attempt, by id.
 
-Delivery is at least once: receivers dedupe on the `Docqueue-Delivery` header and check
-`Docqueue-Signature: t=<unix>,v1=<hex>`, an HMAC-SHA256 of f"{t}.{body}" under the tenant's
-webhook secret (`verify` below is the reference check).
+Deliveries are owed in Postgres (storage/webhooks.py) and attempted by a Celery task
+(tasks/celery/webhook_task.py). Delivery is at least once: receivers dedupe on the
+`Docqueue-Delivery` header and check the signature (tasks/webhooks/signing.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 import httpx
-import sqlalchemy.exc
 import structlog
-from celery import Task
 
-from schemas.config import Settings, WebhookConfig, get_settings
+from schemas.config import Settings, WebhookConfig
 from storage import webhooks as store
 from storage.db import session_scope
-from tasks.celery.app import WEBHOOK_QUEUE, WEBHOOK_TASK, app
 from tasks.observability import metrics
 from tasks.webhooks.netguard import (
     Resolver,
@@ -34,41 +27,11 @@ from tasks.webhooks.netguard import (
     check_url,
     system_resolver,
 )
+from tasks.webhooks.signing import SIGNATURE_HEADER, encode, sign
 
 log = structlog.get_logger(__name__)
 
-SIGNATURE_HEADER = "Docqueue-Signature"
-OVERDUE_GRACE_S = 60.0  # a pending delivery this far past due lost its message
 Post = Callable[[Target, bytes, dict[str, str], float], int]
-
-
-def sign(*, secret: str, body: bytes, timestamp: int) -> str:
-    """The signature header value for `body` sent at `timestamp` (unix seconds)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-def verify(
-    *, secret: str, body: bytes, header: str, tolerance_s: float = 300, now: float | None = None
-) -> bool:
-    """Whether `header` signs `body` with `secret` and its timestamp is within tolerance."""
-    fields: dict[str, list[str]] = {}
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        fields.setdefault(key, []).append(value)
-    try:
-        timestamp = int(fields["t"][0])
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
-        return False  # a replay of an old, validly signed body
-    expected = sign(secret=secret, body=body, timestamp=timestamp).rpartition("v1=")[2]
-    return any(hmac.compare_digest(expected, given) for given in fields.get("v1", []))
-
-
-def encode(payload: dict[str, Any]) -> bytes:
-    """The exact bytes sent and signed."""
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
 def backoff_s(attempt: int, cfg: WebhookConfig) -> float:
@@ -155,36 +118,3 @@ def deliver(
         error=error,
     )
     return retry_in
-
-
-def publish(ids: Iterable[uuid.UUID | None]) -> None:
-    """Send one delivery message per id (only the id travels)."""
-    for delivery_id in ids:
-        if delivery_id is not None:
-            app.send_task(WEBHOOK_TASK, args=[str(delivery_id)], queue=WEBHOOK_QUEUE)
-
-
-def republish_overdue(*, grace_s: float = OVERDUE_GRACE_S) -> int:
-    """Re-send deliveries whose message was lost or never sent (the scheduler calls this)."""
-    with session_scope() as session:
-        ids = store.take_overdue(session=session, grace_s=grace_s)
-    publish(ids)
-    return len(ids)
-
-
-@app.task(  # type: ignore[untyped-decorator]  # celery ships no type hints
-    name=WEBHOOK_TASK, bind=True, acks_late=True, max_retries=None
-)
-def deliver_webhook(self: Task, delivery_id: str) -> str:
-    """Attempt one webhook delivery by id; Postgres counts attempts and picks the backoff."""
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=self.request.id)
-    try:
-        retry_in = deliver(delivery_id=uuid.UUID(delivery_id), settings=get_settings())
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
-        raise self.retry(exc=exc, countdown=5, max_retries=60) from exc
-    finally:
-        structlog.contextvars.clear_contextvars()
-    if retry_in is not None:
-        raise self.retry(countdown=retry_in)
-    return "done"

@@ -13,16 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from tasks.errors import TaskError
+
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UrlRefused(ValueError):
+class UrlRefused(TaskError):
     """The URL may not receive webhooks; the message says why (never retryable)."""
 
 
 class Unresolvable(UrlRefused):
     """The host did not resolve (may be transient: delivery retries it)."""
+
+    retryable = True
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import structlog
 from storage import jobs as job_store
 from storage import webhooks as webhook_store
 from storage.db import session_scope
+from tasks.celery.publish import publish_webhooks
 from tasks.observability import metrics
-from tasks.webhooks import delivery as webhooks
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +45,6 @@ def on_job_finished(job_id: uuid.UUID) -> None:
             owed = [webhook_store.owe_for_job(session=session, job=job)]
             if job.batch_id is not None:
                 owed.append(webhook_store.owe_for_batch(session=session, batch_id=job.batch_id))
-        webhooks.publish(owed)
+        publish_webhooks(owed)
     except Exception:  # the reconciler re-sends deliveries whose message never went out
         log.warning("job_finished_hook_failed", exc_info=True)

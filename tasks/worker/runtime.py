@@ -1,4 +1,4 @@
-"""Per-process wiring of the engine's ports: SDK clients, Redis, Postgres (built once)."""
+"""Per-process wiring of the worker core: the job store, the flow ports, the SDK clients."""
 
 from __future__ import annotations
 
@@ -13,13 +13,20 @@ from dataclasses import dataclass, field
 import redis
 
 from schemas.config import Settings, get_settings
-from tasks.engine import pipeline as engine_mod
 from tasks.engine.llm import Clients, extract
+from tasks.engine.models import Billed, Engine, Extract
+from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.bucket import RedisTokenBucket
 from tasks.flow.budget import PostgresBudget
 from tasks.flow.killswitch import RedisKillSwitch
 from tasks.flow.semaphore import RedisSlotLimiter
+from tasks.worker.ports import JobStore
+from tasks.worker.store import PostgresJobStore
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -27,48 +34,64 @@ class Runtime:
     """Long-lived collaborators shared by every task thread in a worker process."""
 
     settings: Settings
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-
-    def __post_init__(self) -> None:
-        app = self.settings.app
-        self.redis = redis.Redis.from_url(
-            self.settings.redis_url,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-            max_connections=512,
-        )
-        self.clients = Clients(self.settings)
-        self.limiter = RedisSlotLimiter(
-            self.redis,
-            lease_ttl_s=app.semaphore.lease_ttl_s,
-            heartbeat_s=app.semaphore.heartbeat_s,
-            acquire_timeout_s=app.celery.soft_time_limit_s / 2,
-        )
-        self.rate = RedisTokenBucket(self.redis)
-        self.breaker = RedisCircuitBreaker(self.redis, app.breaker)
-        self.killswitch = RedisKillSwitch(self.redis)
-        self._extract = functools.partial(extract, clients=self.clients)
+    store: JobStore
+    extract: Extract
+    limiter: SlotLimiter
+    rate: RateLimiter
+    breaker: CircuitBreaker
+    killswitch: KillSwitch
+    budget_for: Callable[[uuid.UUID, uuid.UUID], Budget]  # (tenant id, job id) -> budget
+    worker_id: str = field(default_factory=_default_worker_id)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def engine(
-        self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, sink: Callable[[engine_mod.Billed], None]
-    ) -> engine_mod.Engine:
+        self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, sink: Callable[[Billed], None]
+    ) -> Engine:
         """An engine for one job, bound to its tenant's budget and the job's ledger sink."""
-        return engine_mod.Engine(
+        return Engine(
             config=self.settings.app,
-            extract=self._extract,
+            extract=self.extract,
             limiter=self.limiter,
             rate=self.rate,
             breaker=self.breaker,
-            budget=PostgresBudget(tenant_id=tenant_id, job_id=job_id),
+            budget=self.budget_for(tenant_id, job_id),
             killswitch=self.killswitch,
             sink=sink,
         )
 
     def close(self) -> None:
         """Release pools (worker shutdown)."""
-        self.clients.close()
-        self.redis.close()
+        for close in self.closers:
+            close()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """The production runtime: Postgres store and budget, Redis flow control, real SDKs."""
+    app = settings.app
+    client = redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        max_connections=512,
+    )
+    clients = Clients(settings)
+    return Runtime(
+        settings=settings,
+        store=PostgresJobStore(),
+        extract=functools.partial(extract, clients=clients),
+        limiter=RedisSlotLimiter(
+            client,
+            lease_ttl_s=app.semaphore.lease_ttl_s,
+            heartbeat_s=app.semaphore.heartbeat_s,
+            acquire_timeout_s=app.celery.soft_time_limit_s / 2,
+        ),
+        rate=RedisTokenBucket(client),
+        breaker=RedisCircuitBreaker(client, app.breaker),
+        killswitch=RedisKillSwitch(client),
+        budget_for=lambda tenant_id, job_id: PostgresBudget(tenant_id=tenant_id, job_id=job_id),
+        closers=[clients.close, client.close],
+    )
 
 
 _lock = threading.Lock()
@@ -80,5 +103,5 @@ def get_runtime() -> Runtime:
     global _runtime  # noqa: PLW0603 - one runtime per process is the point
     with _lock:
         if _runtime is None:
-            _runtime = Runtime(get_settings())
+            _runtime = build_runtime(get_settings())
         return _runtime

@@ -9,17 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Job
-from tests.conftest import WorkerSpec
-from tests.faults.conftest import FaultStackFactory
-from tests.support.faults import (
-    live_leases,
-    running_on,
-    start_worker,
-    submit,
-    wait_until,
-    wait_until_terminal,
-    worker_id,
-)
+from tests.support.faults import live_leases, running_on, start_worker, worker_id
+from tests.support.seeding import submit
+from tests.support.stacks import FaultStackFactory, WorkerSpec
+from tests.support.waits import wait_until, wait_until_terminal
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Job
-from tests.conftest import LiveStack, WorkerSpec
-from tests.faults.conftest import FaultServers, FaultStackFactory
-from tests.support.faults import seed, status_counts, wait_until, wait_until_terminal, worker_id
+from tests.support.faults import worker_id
+from tests.support.seeding import seed
+from tests.support.stacks import FaultServers, FaultStackFactory, LiveStack, WorkerSpec
+from tests.support.waits import status_counts, wait_until, wait_until_terminal
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import BudgetReservation, Job, LlmCall, TenantSpend
-from tests.conftest import LiveStack, WorkerSpec
-from tests.faults.conftest import FaultStackFactory
-from tests.support.faults import SimSampler, seed, status_counts, wait_until, wait_until_terminal
+from tests.support.faults import SimSampler
+from tests.support.seeding import seed
+from tests.support.stacks import FaultStackFactory, LiveStack, WorkerSpec
+from tests.support.waits import status_counts, wait_until, wait_until_terminal
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

@@ -9,21 +9,17 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Job, LlmCall
-from tests.conftest import TEST_OVERRIDES, WorkerSpec
-from tests.faults.conftest import FaultStackFactory
 from tests.support.faults import (
     install_terminal_write_audit,
     ok_calls,
     running_on,
-    seed,
     start_worker,
-    status_counts,
-    submit,
     terminal_writes_per_job,
-    wait_until,
-    wait_until_terminal,
     worker_id,
 )
+from tests.support.seeding import seed, submit
+from tests.support.stacks import TEST_OVERRIDES, FaultStackFactory, WorkerSpec
+from tests.support.waits import status_counts, wait_until, wait_until_terminal
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

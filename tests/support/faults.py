@@ -1,124 +1,21 @@
-"""Shared moves of the fault tests: submit a batch, watch it, audit writes, read leases."""
+"""Probes of the fault tests: which worker holds what, terminal-write audits, leases."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
-import time
-import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import redis
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
 
 from storage.models import Job, LlmCall
 from tasks.flow.semaphore import RedisSlotLimiter
-from tests.conftest import LiveStack, Tenant, WorkerSpec
+from tests.support.stacks import LiveStack, WorkerSpec
 
-TERMINAL = ("succeeded", "failed", "cancelled")
 LOW_MODELS = ("gpt-4.1-mini", "claude-haiku-4-5")
-
-
-def submit(
-    live: LiveStack,
-    texts: list[str],
-    *,
-    tenant: Tenant | None = None,
-    tier: str = "low",
-    schema: str = "document_summary",
-) -> list[str]:
-    """POST one job per text through the API (8 at once); returns the ids in text order."""
-    with live.client(tenant) as client:
-
-        def post(body: str) -> str:
-            resp = client.post("/v1/jobs", json={"schema": schema, "tier": tier, "text": body})
-            assert resp.status_code == 202, resp.text
-            job_id: str = resp.json()["id"]
-            return job_id
-
-        with ThreadPoolExecutor(8) as pool:
-            return list(pool.map(post, texts))
-
-
-def seed(
-    live: LiveStack,
-    texts: list[str],
-    *,
-    tenant: Tenant | None = None,
-    tier: str = "low",
-    schema: str = "document_summary",
-) -> int:
-    """Queue one job per text with the storage verbs the API uses, in one transaction.
-
-    A thousand HTTP submissions take a minute on a loaded 2-core machine; these tests are
-    about what happens after the API, so big batches go in this way.
-    """
-    from schemas.extraction.registry import get_schema
-    from storage import jobs as job_store
-    from tasks.documents.tokens import estimate_tokens
-
-    spec = get_schema(schema)
-    who = uuid.UUID((tenant or live.alice).id)
-    with live.session() as session:
-        rows = [
-            job_store.NewJob(
-                tenant_id=who,
-                schema_name=spec.name,
-                schema_version=spec.version,
-                prompt_version=spec.prompt.version,
-                tier=tier,
-                tier_reason="requested",
-                document_sha256=job_store.put_document(
-                    session=session, text_=body, kind="text", tokens=estimate_tokens(body)
-                ),
-            )
-            for body in texts
-        ]
-        return job_store.create_jobs(session=session, rows=rows)
-
-
-def status_counts(live: LiveStack) -> dict[str, int]:
-    """How many jobs of the stack are in each status (one retry: Postgres may have restarted)."""
-    for attempt in (1, 2):
-        try:
-            with live.session() as session:
-                rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
-            return {str(status): int(count) for status, count in rows}
-        except OperationalError:
-            # the first use of a pooled connection from before a restart fails, and
-            # SQLAlchemy then drops the whole pool
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def wait_until_terminal(live: LiveStack, total: int, *, timeout: float) -> dict[str, int]:
-    """Poll until all `total` jobs are terminal; fail with the counts (and logs) otherwise."""
-    deadline = time.monotonic() + timeout
-    counts: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        counts = status_counts(live)
-        if sum(counts.get(s, 0) for s in TERMINAL) >= total:
-            return counts
-        time.sleep(0.5)
-    tails = {n: live.stack.log_tail(n, 15) for n in live.stack.procs}
-    raise AssertionError(f"not terminal within {timeout} s: {counts}\n{tails}")
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    """Poll `predicate` until truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def worker_id(live: LiveStack, name: str) -> str:

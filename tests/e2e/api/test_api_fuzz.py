@@ -15,7 +15,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import LiveStack, Tenant
+from tests.support.stacks import LiveStack
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.e2e
 

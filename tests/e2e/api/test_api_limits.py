@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from api.middleware.ratelimit import RequestRateLimiter
-from tests.conftest import LiveStack, StackFactory
+from tests.support.stacks import LiveStack, StackFactory
 
 BODY_LIMIT = 65536
 
@@ -101,3 +101,34 @@ def test_a_chunked_body_under_the_limit_is_accepted(limited: LiveStack) -> None:
             headers={"content-type": "application/json"},
         )
     assert resp.status_code == 202, resp.text
+
+
+def _batch_lines(total: int) -> bytes:
+    """An NDJSON batch upload of about `total` bytes: the header, then 2 KiB documents."""
+    lines = [json.dumps({"schema": "document_summary", "tier": "low"})]
+    for i in range(total // 2048 + 1):
+        lines.append(json.dumps({"text": f"Memo {i}: " + "the audit passed. " * 110}))
+    return "\n".join(lines).encode() + b"\n"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("media", ["application/x-ndjson", "application/ndjson"])
+def test_an_ndjson_batch_with_a_content_length_over_the_body_cap_is_accepted(
+    limited: LiveStack, media: str
+) -> None:
+    body = _batch_lines(BODY_LIMIT * 2)
+    assert len(body) > BODY_LIMIT  # each line is checked on its own, the total is not capped
+    with limited.client(limited.tenant(f"ndjson-{media.rsplit('/', 1)[-1]}")) as client:
+        resp = client.post("/v1/batches", content=body, headers={"content-type": media})
+    assert int(resp.request.headers["content-length"]) == len(body)
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["created"] == body.count(b"\n") - 1
+
+
+@pytest.mark.e2e
+def test_a_json_batch_with_a_content_length_over_the_body_cap_is_413(limited: LiveStack) -> None:
+    docs = [json.loads(line) for line in _batch_lines(BODY_LIMIT * 2).splitlines()[1:]]
+    with limited.client(limited.tenant("json-batch")) as client:
+        resp = client.post("/v1/batches", json={"schema": "document_summary", "documents": docs})
+    assert resp.status_code == 413
+    assert resp.json()["error"]["type"] == "request_too_large"

@@ -19,8 +19,11 @@ from sqlalchemy import select
 
 from schemas.extraction.registry import get_schema
 from storage.models import Document, Job
-from tests.conftest import LiveStack, Tenant, wait_job
+from tests.e2e.api.json_errors import assert_json_error
 from tests.support.hostile_files import billion_laughs_pdf, page_tree_bomb_pdf
+from tests.support.stacks import LiveStack
+from tests.support.tenants import Tenant
+from tests.support.waits import wait_job
 
 pytestmark = pytest.mark.e2e
 
@@ -52,15 +55,6 @@ def assert_still_serving(live: LiveStack, client: httpx.Client) -> None:
     assert resp.status_code == 202, resp.text
     dead = {n: p.returncode for n, p in live.stack.procs.items() if p.poll() is not None}
     assert not dead, f"processes died: {dead}"
-
-
-def assert_json_error(resp: httpx.Response, status: int) -> dict[str, Any]:
-    """`resp` is the API's JSON error shape with `status`."""
-    assert resp.status_code == status, resp.text[:500]
-    body: dict[str, Any] = resp.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"type", "message"}
-    return body
 
 
 def post_file(client: httpx.Client, content: bytes, filename: str) -> httpx.Response:

@@ -19,8 +19,10 @@ import redis
 from sqlalchemy import func, select
 
 from storage.models import Job, LlmCall
-from tasks.celery.app import TASK_NAME, app, queue_name
-from tests.conftest import LiveStack, StackFactory, WorkerSpec, wait_for, wait_job
+from tasks.celery.app import app
+from tasks.dispatch.queues import TASK_NAME, queue_name
+from tests.support.stacks import LiveStack, StackFactory, WorkerSpec
+from tests.support.waits import wait_for, wait_job
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +32,7 @@ Bill to: Globex Corp. 3 x hammer at 12.50 EUR, 2 x saw at 30.00 EUR. Payment due
 
 @pytest.fixture(scope="module")
 def idem(stack_factory: StackFactory) -> Iterator[LiveStack]:
-    """API, simulator and one worker, but no dispatcher."""
+    """API, simulator and one worker, but no scheduler."""
     live = stack_factory(
         name="idem", scheduler=False, workers=[WorkerSpec(name="w1", tiers="low", concurrency=4)]
     )
@@ -41,7 +43,7 @@ def idem(stack_factory: StackFactory) -> Iterator[LiveStack]:
 
 
 def publish(live: LiveStack, job_id: str, *, times: int = 1) -> None:
-    """Deliver a job id to the low tier's queue `times` times, as the dispatcher would."""
+    """Deliver a job id to the low tier's queue `times` times, as the scheduler would."""
     with app.connection_for_write(live.redis_url) as conn:
         app.amqp.queues[queue_name("low")].bind(conn.default_channel).declare()
         for _ in range(times):

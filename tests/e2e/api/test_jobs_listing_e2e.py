@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import LiveStack
+from tests.support.stacks import LiveStack
 
 pytestmark = pytest.mark.e2e
 

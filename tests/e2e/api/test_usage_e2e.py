@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import LlmCall
-from tests.conftest import LiveStack, Tenant, wait_job
+from tests.support.stacks import LiveStack
+from tests.support.tenants import Tenant
+from tests.support.waits import wait_job
 
 pytestmark = pytest.mark.e2e
 

@@ -18,9 +18,12 @@ import pytest
 from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
 
-from scripts.devstack.services import free_port
+from scripts.devstack.ports import free_port
 from storage.models import Batch, Job
-from tests.conftest import REPO, LiveStack, StackFactory, Tenant, WorkerSpec, wait_for
+from tests.support.paths import REPO
+from tests.support.stacks import LiveStack, StackFactory, WorkerSpec
+from tests.support.tenants import Tenant
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.devstack.services import free_port
-from tests.conftest import LiveStack, StackFactory, wait_for, wait_job
+from scripts.devstack.ports import free_port
+from tests.support.stacks import LiveStack, StackFactory
+from tests.support.waits import wait_for, wait_job
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from storage import jobs as job_store
-from tests.conftest import LiveStack, Tenant, wait_for, wait_job
+from tests.support.stacks import LiveStack
+from tests.support.tenants import Tenant
+from tests.support.waits import wait_for, wait_job
 
 pytestmark = pytest.mark.e2e
 

@@ -14,12 +14,13 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.config import Settings
-from scripts.devstack.services import free_port
+from scripts.devstack.ports import free_port
 from storage.budget import periods
 from storage.models import TenantSpend
 from tasks.flow.killswitch import RedisKillSwitch
 from tasks.observability.metrics import PORT_SPAN, serve_worker_metrics
-from tests.conftest import LiveStack, StackFactory, wait_for, wait_job
+from tests.support.stacks import LiveStack, StackFactory
+from tests.support.waits import wait_for, wait_job
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +67,7 @@ def jobs(measured: tuple[LiveStack, int]) -> dict[str, dict[str, object]]:
             assert created.status_code == 202, created.text
             done[name] = wait_job(client, created.json()["id"])
     assert done["ok"]["status"] == "succeeded"
-    assert done["broke"]["error"]["type"] == "budget_exceeded"  # type: ignore[index]
+    assert done["broke"]["error"]["type"] == "budget_exceeded"
     return done
 
 

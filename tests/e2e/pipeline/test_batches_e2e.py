@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 
 from storage.models import Batch, Job
 from tasks.flow.killswitch import RedisKillSwitch
-from tests.conftest import LiveStack, StackFactory, Tenant, WorkerSpec, wait_for
+from tests.support.stacks import LiveStack, StackFactory, WorkerSpec
+from tests.support.tenants import Tenant
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.e2e
 

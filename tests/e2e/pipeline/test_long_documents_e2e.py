@@ -21,7 +21,8 @@ from sqlalchemy import select
 from schemas.config import load_config
 from schemas.extraction.registry import get_schema
 from storage.models import LlmCall
-from tests.conftest import LiveStack, StackFactory, wait_job
+from tests.support.stacks import LiveStack, StackFactory
+from tests.support.waits import wait_job
 
 pytestmark = pytest.mark.e2e
 

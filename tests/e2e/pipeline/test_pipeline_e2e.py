@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from schemas.extraction.registry import get_schema
 from storage.models import LlmCall
-from tests.conftest import LiveStack, wait_job
+from tests.support.stacks import LiveStack
+from tests.support.waits import wait_job
 
 pytestmark = pytest.mark.e2e
 

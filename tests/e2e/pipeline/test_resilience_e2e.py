@@ -22,7 +22,8 @@ from schemas.extraction.registry import get_schema
 from storage.models import Job, LlmCall
 from tasks.engine.cost import TokenUsage, call_cost
 from tasks.flow.breaker import RedisCircuitBreaker
-from tests.conftest import LiveStack, StackFactory, wait_for, wait_job
+from tests.support.stacks import LiveStack, StackFactory
+from tests.support.waits import wait_for, wait_job
 
 pytestmark = pytest.mark.e2e
 

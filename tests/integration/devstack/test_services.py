@@ -1,4 +1,4 @@
-"""scripts.devstack.services starts real Postgres and Redis servers in temporary directories."""
+"""scripts.devstack starts real Postgres and Redis servers in temporary directories."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import psycopg
 import pytest
 import redis
 
-from scripts.devstack.services import (
-    PostgresServer,
-    RedisServer,
-    ensure_redis_installed,
-    free_port,
-)
+from scripts.devstack.install import ensure_redis_installed
+from scripts.devstack.ports import free_port
+from scripts.devstack.postgres import PostgresServer
+from scripts.devstack.redis import RedisServer
 
 
 def _connect(pg: PostgresServer) -> psycopg.Connection[tuple[object, ...]]:

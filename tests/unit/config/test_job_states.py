@@ -40,3 +40,11 @@ def test_forbidden_transitions(old: JobStatus, new: JobStatus) -> None:
 
 def test_only_succeeded_failed_and_cancelled_are_terminal() -> None:
     assert {s for s in S if is_terminal(s)} == {S.SUCCEEDED, S.FAILED, S.CANCELLED}
+
+
+def test_a_status_change_the_table_forbids_is_refused_before_it_reaches_sql() -> None:
+    from storage.rows import moving
+
+    with pytest.raises(ValueError, match="illegal job transition"):
+        moving(from_=(S.SUCCEEDED,), to=S.QUEUED)
+    assert moving(from_=(S.RUNNING,), to=S.SUCCEEDED) is not None

@@ -12,7 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from schemas.config import DEFAULT_CONFIG, load_config
-from tasks.engine import pipeline as engine_mod
+from tasks.engine import chain as engine_mod
+from tasks.engine.models import Engine
 from tasks.errors import CircuitOpen, ProviderError
 
 
@@ -66,7 +67,7 @@ class _Ports:
 
 def _chain(world: World, *, deadline: float) -> tuple[BaseModel, str]:
     ports = _Ports(world)
-    engine = engine_mod.Engine(
+    engine = Engine(
         config=load_config(DEFAULT_CONFIG),
         extract=world.extract,
         limiter=ports,

@@ -1,0 +1,179 @@
+"""The model chain: walk a tier's fallback models, each with transport retries.
+
+Every outside service arrives through `Engine`'s ports (tasks/engine/ports.py).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from schemas.config import Tier
+from tasks.documents.tokens import estimate_tokens
+from tasks.engine.cost import call_cost, worst_case_cost
+from tasks.engine.llm import CallRecord
+from tasks.engine.models import Billed, Engine
+from tasks.engine.retry import backoff_s, classify
+from tasks.errors import CircuitOpen, ProviderError, TaskError, ValidationFailed
+from tasks.observability import metrics
+
+CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
+
+
+def call_chain(
+    *,
+    engine: Engine,
+    tier: Tier,
+    messages: list[dict[str, str]],
+    response_model: type[BaseModel],
+    chunk: int | None,
+    deadline: float,
+) -> tuple[BaseModel, str]:
+    """Try each model of the tier's chain in order; the first success wins."""
+    attempts = 0
+    while True:
+        last: TaskError | None = None
+        only_open_circuits = True
+        for model in engine.config.tiers[tier].models:
+            engine.killswitch.check()  # before the breaker, so a pause never strands its probe
+            if not engine.breaker.allow(model=model):
+                last = last or CircuitOpen(f"{model}: circuit open", attempts=attempts)
+                continue
+            try:
+                with structlog.contextvars.bound_contextvars(model=model):  # on every log line
+                    return call_model(
+                        engine=engine,
+                        tier=tier,
+                        model=model,
+                        messages=messages,
+                        response_model=response_model,
+                        chunk=chunk,
+                        deadline=deadline,
+                    ), model
+            except ValidationFailed:
+                raise  # the document, not the provider, is the problem: no model will help
+            except ProviderError as exc:
+                attempts += exc.attempts
+                only_open_circuits = only_open_circuits and isinstance(exc, CircuitOpen)
+                last = type(exc)(
+                    f"{model}: {exc.message}", attempts=attempts, last_status=exc.last_status
+                )
+        if not only_open_circuits or engine.clock() + CIRCUIT_POLL_S > deadline:
+            raise last or ProviderError("no model available", attempts=attempts)
+        # Every circuit is open: wait for a half-open probe, not fail over a passing outage.
+        engine.sleep(CIRCUIT_POLL_S)
+
+
+def call_model(
+    *,
+    engine: Engine,
+    tier: Tier,
+    model: str,
+    messages: list[dict[str, str]],
+    response_model: type[BaseModel],
+    chunk: int | None,
+    deadline: float,
+) -> BaseModel:
+    """Call one model with transport retries (full-jitter backoff, retry-after honoured)."""
+    cfg = engine.config
+    model_cfg = cfg.models[model]
+    tier_cfg = cfg.tiers[tier]
+    est_in = sum(estimate_tokens(m["content"]) for m in messages) + 200
+    status: int | None = None
+    for attempt in range(1, cfg.retry.max_attempts + 1):
+        engine.killswitch.check()
+        # A retry is a new call: once the breaker opened (or this call was the half-open
+        # probe and failed), fail over instead of hammering a model known to be down.
+        if attempt > 1 and not engine.breaker.allow(model=model):
+            raise CircuitOpen(
+                f"circuit opened after {attempt - 1} attempts",
+                attempts=attempt - 1,
+                last_status=status,
+            )
+        worst = worst_case_cost(
+            model=model_cfg,
+            input_tokens=est_in,
+            max_output_tokens=tier_cfg.max_output_tokens,
+            calls=tier_cfg.max_reasks + 1,
+            day=engine.today(),
+        )
+        hold = engine.budget.reserve(worst)
+        spent = Decimal(0)
+        actual_in = 0
+
+        def sink(record: CallRecord) -> None:
+            nonlocal spent, actual_in
+            cost = call_cost(model=model_cfg, usage=record.usage, day=engine.today())
+            spent += cost
+            actual_in += record.usage.input_tokens
+            metrics.record_call(record, cost)
+            engine.sink(Billed(record, cost, chunk))
+
+        try:
+            engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
+            with engine.limiter.slot(key=model, cap=model_cfg.concurrency):
+                parsed = engine.extract(
+                    provider=model_cfg.provider,
+                    model=model,
+                    messages=messages,
+                    response_model=response_model,
+                    max_reasks=tier_cfg.max_reasks,
+                    max_output_tokens=tier_cfg.max_output_tokens,
+                    sink=sink,
+                )
+        except ValidationError as exc:
+            engine.breaker.record(model=model, ok=True)  # the provider answered; it is healthy
+            raise ValidationFailed(
+                f"answer failed validation after {tier_cfg.max_reasks} re-asks: {brief(exc)}",
+                attempts=attempt,
+            ) from exc
+        except TaskError:
+            raise
+        except Exception as exc:
+            failure = classify(exc)
+            status = failure.status
+            if failure.kind == "validation":
+                raise ValidationFailed(failure.detail, attempts=attempt) from exc
+            engine.breaker.record(model=model, ok=not failure.retryable)
+            if not failure.retryable:
+                raise ProviderError(
+                    f"{failure.kind} (not retried): {failure.detail}",
+                    attempts=attempt,
+                    last_status=status,
+                ) from exc
+            delay = backoff_s(
+                attempt=attempt,
+                base_s=cfg.retry.base_delay_s,
+                cap_s=cfg.retry.max_delay_s,
+                retry_after_s=failure.retry_after_s,
+            )
+            if attempt == cfg.retry.max_attempts or engine.clock() + delay > deadline:
+                raise ProviderError(
+                    f"gave up after {attempt} attempts: {failure.kind}",
+                    attempts=attempt,
+                    last_status=status,
+                ) from exc
+            engine.sleep(delay)
+        else:
+            engine.breaker.record(model=model, ok=True)
+            return parsed
+        finally:
+            hold.settle(spent)
+            if actual_in:
+                engine.rate.correct(
+                    key=model,
+                    estimated=est_in,
+                    actual=actual_in,
+                    per_minute=model_cfg.tokens_per_minute,
+                )
+    raise ProviderError("retries exhausted", attempts=cfg.retry.max_attempts, last_status=status)
+
+
+def brief(exc: ValidationError) -> str:
+    """The first validation error, short enough for a job's error message."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{len(errors)} error(s); first: {where}: {first.get('msg', '')}"[:500]

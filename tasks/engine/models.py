@@ -1,0 +1,53 @@
+"""The engine's value types: one job's collaborators (`Engine`), a billed call, an outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.config import AppConfig
+from tasks.engine.llm import CallRecord
+from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
+
+Extract = Callable[..., BaseModel]
+
+
+@dataclass
+class Billed:
+    """A CallRecord with its cost and place in the job."""
+
+    record: CallRecord
+    cost_usd: Decimal
+    chunk: int | None
+
+
+@dataclass
+class Outcome:
+    """A finished extraction."""
+
+    result: dict[str, Any]
+    model: str
+    chunks: int
+
+
+@dataclass
+class Engine:
+    """Everything one job's extraction needs."""
+
+    config: AppConfig
+    extract: Extract  # tasks.engine.llm.extract bound to the process's clients
+    limiter: SlotLimiter
+    rate: RateLimiter
+    breaker: CircuitBreaker
+    budget: Budget
+    killswitch: KillSwitch
+    sink: Callable[[Billed], None]
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    today: Callable[[], dt.date] = field(default=lambda: dt.datetime.now(dt.UTC).date())

@@ -1,0 +1,13 @@
+"""A tenant's spend guard: reservations on Postgres, or in memory for tests."""
+
+from tasks.flow.budget.memory_backend import MemoryBudget, MemoryHold, Spend
+from tasks.flow.budget.postgres_backend import PostgresBudget, PostgresHold, SessionFactory
+
+__all__ = [
+    "MemoryBudget",
+    "MemoryHold",
+    "PostgresBudget",
+    "PostgresHold",
+    "SessionFactory",
+    "Spend",
+]

@@ -1,0 +1,60 @@
+"""What the worker core needs from the job store, as a Protocol.
+
+Postgres implements it in production (tasks/worker/store.py); the unit tests of
+`process_job` pass an in-memory one (tests/support/fakes.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from schemas.jobs import JobStatus
+from storage.ledger import CallRow
+from storage.models import Job
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """A terminal write: the status and whatever goes with it."""
+
+    status: JobStatus
+    result: dict[str, Any] | None = None
+    model: str | None = None
+    chunks: int | None = None
+    cache_hit: bool = False
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class JobStore(Protocol):
+    """The job rows and the ledger, seen from one worker process."""
+
+    def claim(self, *, job_id: uuid.UUID, worker: str, lease_s: float) -> tuple[Job, str] | None:
+        """Claim a queued (or abandoned) job; return it with its document text, or None."""
+        ...
+
+    def renew_lease(self, *, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool:
+        """Extend the attempt's lease; False once a newer attempt owns the job."""
+        ...
+
+    def release(self, *, job_id: uuid.UUID, attempt: int) -> bool:
+        """Hand the attempt back to the queue (fenced)."""
+        ...
+
+    def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> bool:
+        """Write the attempt's terminal state (fenced); False when fenced out."""
+        ...
+
+    def find_reusable(self, *, job: Job, model: str) -> Job | None:
+        """An earlier identical extraction (document, schema, prompt, model) of the tenant."""
+        ...
+
+    def record_call(self, *, row: CallRow) -> None:
+        """Append one billed provider call to the ledger."""
+        ...
+
+    def on_finished(self, *, job_id: uuid.UUID) -> None:
+        """After a terminal write committed: count, log, owe and send webhooks. Never raises."""
+        ...

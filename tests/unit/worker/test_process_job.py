@@ -1,0 +1,212 @@
+"""process_job, the worker core, on in-memory ports: every delivery ends in one clear state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from schemas.config import Settings
+from schemas.extraction.registry import get_schema
+from schemas.jobs import ErrorType, JobStatus
+from storage.models import Job
+from tasks.engine.cost import TokenUsage
+from tasks.engine.llm import CallRecord
+from tasks.flow.breaker import MemoryCircuitBreaker
+from tasks.flow.bucket import MemoryTokenBucket
+from tasks.flow.budget import MemoryBudget, Spend
+from tasks.flow.killswitch import MemoryKillSwitch
+from tasks.flow.semaphore import MemorySlotLimiter
+from tasks.worker.process import Disposition, process_job
+from tasks.worker.runtime import Runtime
+from tests.support.fakes import MemoryJobStore
+
+TEXT = "Quarterly memo. Revenue grew. Costs fell."
+SUMMARY = {"title": "Memo", "summary": "Revenue grew.", "key_points": [], "language": "en"}
+
+
+@dataclass
+class Flow:
+    """The in-memory flow-control backends (their contract suites prove them like Redis)."""
+
+    budget: MemoryBudget = field(default_factory=lambda: MemoryBudget(monthly_usd=Decimal(10)))
+    killswitch: MemoryKillSwitch = field(default_factory=lambda: MemoryKillSwitch(cache_s=0))
+
+
+Answer = Callable[[type[BaseModel]], BaseModel]
+
+
+def _summary(model: type[BaseModel]) -> BaseModel:
+    return model.model_validate(SUMMARY)
+
+
+def _runtime(store: MemoryJobStore, flow: Flow, answer: Answer = _summary) -> Runtime:
+    def extract(*, model: str, provider: str, response_model: type[BaseModel], sink: Any,
+                **_: Any) -> BaseModel:  # fmt: skip
+        sink(CallRecord(model, provider, TokenUsage(100, 20), latency_ms=5, outcome="ok"))
+        return answer(response_model)
+
+    settings = Settings()
+    return Runtime(
+        settings=settings,
+        store=store,
+        extract=extract,
+        limiter=MemorySlotLimiter(lease_ttl_s=30, heartbeat_s=10, acquire_timeout_s=5),
+        rate=MemoryTokenBucket(),
+        breaker=MemoryCircuitBreaker(settings.app.breaker),
+        killswitch=flow.killswitch,
+        budget_for=lambda _tenant, _job: flow.budget,
+        worker_id="unit:1",
+    )
+
+
+def _job(store: MemoryJobStore, *, reuse: bool = False, sha: str | None = None) -> Job:
+    spec = get_schema("document_summary")
+    job = Job(
+        id=uuid.uuid4(),
+        tenant_id=uuid.UUID(int=1),
+        schema_name=spec.name,
+        schema_version=spec.version,
+        prompt_version=spec.prompt.version,
+        tier="low",
+        reuse=reuse,
+        document_sha256=sha,
+        cost_usd=Decimal(0),
+        filename="memo.txt",
+    )
+    return store.add(job, TEXT)
+
+
+@pytest.fixture
+def store() -> MemoryJobStore:
+    return MemoryJobStore()
+
+
+def test_a_job_whose_model_answers_succeeds_with_its_call_in_the_ledger(
+    store: MemoryJobStore,
+) -> None:
+    job, flow = _job(store), Flow()
+    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) is Disposition.DONE
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.result is not None
+    assert {k: job.result[k] for k in SUMMARY} == SUMMARY
+    assert job.model == "gpt-4.1-mini"
+    assert [(r.job_id, r.attempt, r.seq, r.outcome) for r in store.ledger] == [(job.id, 1, 1, "ok")]
+    assert job.cost_usd > 0
+    month = job.cost_usd  # the settled spend is exactly what the ledger billed
+    assert sum(p.spent_usd for p in [flow_spend(flow)]) == month
+    assert store.finished == [job.id]
+
+
+def test_a_second_delivery_of_a_running_job_is_skipped_without_a_call(
+    store: MemoryJobStore,
+) -> None:
+    job = _job(store)
+    assert store.claim(job_id=job.id, worker="other:2", lease_s=60) is not None
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) is Disposition.SKIPPED
+    assert (job.status, job.worker, store.ledger) == (JobStatus.RUNNING, "other:2", [])
+
+
+def test_the_kill_switch_hands_the_job_back_to_the_queue_instead_of_failing_it(
+    store: MemoryJobStore,
+) -> None:
+    job = _job(store)
+    flow = Flow()
+    flow.killswitch.set(True, reason="unit test")
+    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) is Disposition.RELEASED
+    assert (job.status, job.error_type, store.ledger, store.finished) == (
+        JobStatus.QUEUED,
+        None,
+        [],
+        [],
+    )
+
+
+def test_an_answer_that_never_validates_fails_the_job_as_validation_failed(
+    store: MemoryJobStore,
+) -> None:
+    def invalid(model: type[BaseModel]) -> BaseModel:
+        return model.model_validate({"title": 7})  # raises pydantic.ValidationError
+
+    job = _job(store)
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), invalid)) is Disposition.DONE
+    assert job.status == JobStatus.FAILED
+    assert job.error_type == ErrorType.VALIDATION_FAILED
+    assert len(store.ledger) == 1  # the failed answer was billed all the same
+    assert store.finished == [job.id]
+
+
+def test_an_unexpected_error_fails_the_job_as_internal_with_the_exception_named(
+    store: MemoryJobStore,
+) -> None:
+    job = _job(store)
+    job.schema_name = "no_such_schema"  # the registry raises a non-task error
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) is Disposition.DONE
+    assert (job.status, job.error_type) == (JobStatus.FAILED, ErrorType.INTERNAL)
+    assert (job.error_message or "").startswith("UnknownSchemaError: unknown schema")
+    assert store.ledger == []
+
+
+def test_a_provider_exception_fails_the_job_as_a_provider_error(
+    store: MemoryJobStore,
+) -> None:
+    def crash(model: type[BaseModel]) -> BaseModel:
+        raise ZeroDivisionError("boom")
+
+    job = _job(store)
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), crash)) is Disposition.DONE
+    assert (job.status, job.error_type) == (JobStatus.FAILED, ErrorType.PROVIDER_ERROR)
+
+
+def test_a_write_after_a_newer_attempt_took_the_job_is_fenced_out(
+    store: MemoryJobStore,
+) -> None:
+    job = _job(store)
+
+    def stolen(model: type[BaseModel]) -> BaseModel:
+        job.attempts += 1  # the lease expired and another worker re-claimed the job
+        return _summary(model)
+
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), stolen)) is (
+        Disposition.FENCED
+    )
+    assert (job.status, job.result, store.finished) == (JobStatus.RUNNING, None, [])
+
+
+def test_a_reusable_earlier_extraction_is_copied_without_a_provider_call(
+    store: MemoryJobStore,
+) -> None:
+    first = _job(store, sha="same-document")
+    process_job(job_id=first.id, runtime=_runtime(store, Flow()))
+    calls = len(store.ledger)
+    again = _job(store, reuse=True, sha="same-document")
+    assert process_job(job_id=again.id, runtime=_runtime(store, Flow())) is Disposition.DONE
+    assert (again.status, again.result, again.cache_hit) == (
+        JobStatus.SUCCEEDED,
+        first.result,
+        True,
+    )
+    assert len(store.ledger) == calls
+
+
+def test_a_budget_that_cannot_cover_the_worst_case_fails_the_job_before_any_call(
+    store: MemoryJobStore,
+) -> None:
+    job, flow = _job(store), Flow(budget=MemoryBudget(monthly_usd=Decimal(0)))
+    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) is Disposition.DONE
+    assert (job.status, job.error_type, store.ledger) == (
+        JobStatus.FAILED,
+        ErrorType.BUDGET_EXCEEDED,
+        [],
+    )
+
+
+def flow_spend(flow: Flow) -> Spend:
+    """This month's spend of the flow's budget."""
+    return flow.budget.spend(dt.datetime.now(dt.UTC).strftime("%Y-%m"))
