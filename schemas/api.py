@@ -15,17 +15,24 @@ TierChoice = Literal["auto", "low", "medium", "high"]
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def storable(value: Any) -> Any:
+# Deeper JSON reaches recursion limits in the encoders and Postgres' jsonb stack: refuse it
+# with a 422 long before (no real metadata nests this deep).
+MAX_JSON_DEPTH = 32
+
+
+def storable(value: Any, *, depth: int = 0) -> Any:
     """`value` unchanged, or ValueError if a string in it (keys too) cannot be stored."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, str) and _UNSTORABLE.search(value):
         raise ValueError("must not contain NUL characters or lone surrogates")
     if isinstance(value, dict):
         for key, item in value.items():
             storable(key)
-            storable(item)
+            storable(item, depth=depth + 1)
     elif isinstance(value, list):
         for item in value:
-            storable(item)
+            storable(item, depth=depth + 1)
     return value
 
 

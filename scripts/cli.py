@@ -33,9 +33,11 @@ def db_upgrade(revision: str = "head") -> None:
 @tenant_app.command("create")
 def tenant_create(
     name: str,
-    budget_usd: Annotated[float | None, typer.Option(help="Monthly budget in USD.")] = None,
-    daily_budget_usd: Annotated[float | None, typer.Option()] = None,
-    concurrency: Annotated[int | None, typer.Option(help="In-flight jobs per tier.")] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0, help="Monthly budget in USD (0 allows no spend).")
+    ] = None,
+    daily_budget_usd: Annotated[float | None, typer.Option(min=0)] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="In-flight jobs per tier.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a tenant and print its API key (shown once; only its hash is stored)."""
@@ -48,9 +50,12 @@ def tenant_create(
         tenant = create_tenant(
             session=session,
             name=name,
-            monthly_budget_usd=Decimal(str(budget_usd or defaults.default_monthly_budget_usd)),
-            daily_budget_usd=Decimal(str(daily_budget_usd)) if daily_budget_usd else None,
-            concurrency=concurrency or defaults.default_concurrency,
+            # `is None`, not `or`: zero means zero (a budget of 0 refuses every call).
+            monthly_budget_usd=Decimal(
+                str(defaults.default_monthly_budget_usd if budget_usd is None else budget_usd)
+            ),
+            daily_budget_usd=None if daily_budget_usd is None else Decimal(str(daily_budget_usd)),
+            concurrency=defaults.default_concurrency if concurrency is None else concurrency,
         )
         key = issue_key(session=session, tenant_id=tenant.id)
         tenant_id = str(tenant.id)
@@ -63,20 +68,34 @@ def tenant_create(
 @tenant_app.command("issue-key")
 def tenant_issue_key(
     tenant_id: str,
-    expires_in_days: Annotated[int | None, typer.Option(help="Key lifetime.")] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=0, help="Key lifetime in days (0: expired at once).")
+    ] = None,
 ) -> None:
     """Issue another API key for a tenant (for rotation); prints it once."""
     import datetime as dt
     import uuid
 
     from storage.db import session_scope
+    from storage.errors import NotFound
     from storage.tenants import issue_key
 
+    try:
+        owner = uuid.UUID(tenant_id)
+    except ValueError:
+        typer.echo(f"error: {tenant_id!r} is not a tenant id (a UUID)", err=True)
+        raise typer.Exit(2) from None
     expires = (
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days) if expires_in_days else None
+        None
+        if expires_in_days is None
+        else dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days)
     )
-    with session_scope() as session:
-        key = issue_key(session=session, tenant_id=uuid.UUID(tenant_id), expires_at=expires)
+    try:
+        with session_scope() as session:
+            key = issue_key(session=session, tenant_id=owner, expires_at=expires)
+    except NotFound as exc:  # one line: a traceback would carry the new key's hash
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(key)
 
 

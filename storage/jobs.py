@@ -245,6 +245,10 @@ def retry(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     job = get_job(session=session, tenant_id=tenant_id, job_id=job_id)
     if job.status not in RETRYABLE:
         raise InvalidState(f"job {job_id} is {job.status}; only failed or cancelled jobs retry")
+    if job.document_sha256 is None:  # its upload never became text: a retry extracts nothing
+        raise InvalidState(
+            f"job {job_id} has no stored document text ({job.error_type}); submit it again"
+        )
     session.execute(
         update(Job)
         .where(Job.id == job_id, moving(from_=RETRYABLE, to=JobStatus.QUEUED))

@@ -47,6 +47,8 @@ def issue_key(
     *, session: Session, tenant_id: uuid.UUID, expires_at: dt.datetime | None = None
 ) -> str:
     """Create an API key for the tenant and return it; only its hash is stored."""
+    if session.get(Tenant, tenant_id) is None:
+        raise NotFound("tenant", tenant_id)
     prefix = secrets.token_hex(4)
     api_key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     session.add(

@@ -17,6 +17,7 @@ from storage.usage import UsageLine, UsageTotals
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
 MAX_RANGE_DAYS = 366
+EARLIEST = dt.date(2000, 1, 1)
 
 # Costs are Decimals and serialise as strings, like GET /v1/jobs/{id}'s usage.cost_usd.
 # The ledger's lines and totals (storage dataclasses) are served as they are.
@@ -49,6 +50,11 @@ def _range(since: dt.date | None, until: dt.date | None, today: dt.date) -> tupl
     """The inclusive day range asked for; the current month to date by default."""
     end = until or today
     start = since or end.replace(day=1)
+    for day in (start, end):  # the ledger began with docqueue; far futures overflow dates
+        if not EARLIEST <= day <= today + dt.timedelta(days=MAX_RANGE_DAYS):
+            raise ApiError(
+                422, "invalid_range", f"{day} is outside {EARLIEST} to a year from today"
+            )
     if start > end:
         raise ApiError(422, "invalid_range", f"since ({start}) is after until ({end})")
     if (end - start).days >= MAX_RANGE_DAYS:

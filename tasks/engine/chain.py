@@ -5,7 +5,9 @@ Every outside service arrives through `Engine`'s ports (tasks/engine/ports.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -19,6 +21,7 @@ from tasks.engine.retry import backoff_s, classify
 from tasks.errors import CircuitOpen, ProviderError, TaskError, ValidationFailed
 from tasks.observability import metrics
 
+log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
 
 
@@ -124,7 +127,8 @@ def call_model(
                     sink=sink,
                 )
         except ValidationError as exc:
-            engine.breaker.record(model=model, ok=True)  # the provider answered; it is healthy
+            # the provider answered; it is healthy
+            _bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
             raise ValidationFailed(
                 f"answer failed validation after {tier_cfg.max_reasks} re-asks: {brief(exc)}",
                 attempts=attempt,
@@ -136,7 +140,9 @@ def call_model(
             status = failure.status
             if failure.kind == "validation":
                 raise ValidationFailed(failure.detail, attempts=attempt) from exc
-            engine.breaker.record(model=model, ok=not failure.retryable)
+            _bookkeep(
+                "breaker_record", engine.breaker.record, model=model, ok=not failure.retryable
+            )
             if not failure.retryable:
                 raise ProviderError(
                     f"{failure.kind} (not retried): {failure.detail}",
@@ -157,18 +163,34 @@ def call_model(
                 ) from exc
             engine.sleep(delay)
         else:
-            engine.breaker.record(model=model, ok=True)
+            _bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
             return parsed
         finally:
-            hold.settle(spent)
+            _bookkeep("budget_settle", hold.settle, spent)
             if actual_in:
-                engine.rate.correct(
+                _bookkeep(
+                    "bucket_correct",
+                    engine.rate.correct,
                     key=model,
                     estimated=est_in,
                     actual=actual_in,
                     per_minute=model_cfg.tokens_per_minute,
                 )
     raise ProviderError("retries exhausted", attempts=cfg.retry.max_attempts, last_status=status)
+
+
+def _bookkeep(step: str, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run one post-call bookkeeping step; a failure is logged and counted, never raised.
+
+    Once the provider has answered, the call happened and is billed: a Redis or Postgres
+    blip here must not turn that answer into a retry (a second, billed call). Leases and
+    buckets heal by their TTLs; a settle that failed is closed by the reconciler.
+    """
+    try:
+        action(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the engine sees ports, not their backends' errors
+        metrics.BOOKKEEPING_FAILURES.labels(step=step).inc()
+        log.warning("bookkeeping_failed", step=step, error=type(exc).__name__)
 
 
 def brief(exc: ValidationError) -> str:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from schemas.config import Tier
 from schemas.extraction.registry import SchemaSpec, list_fields, summary_fields
 from tasks.documents.chunking import split_document
+from tasks.documents.errors import DocumentInvalid
 from tasks.engine.chain import brief, call_chain
 from tasks.engine.merge import merge_partials, reduce_prompt
 from tasks.engine.models import Billed, Engine, Outcome
@@ -25,6 +26,8 @@ def run(
     *, engine: Engine, spec: SchemaSpec, text: str, filename: str | None, tier: Tier
 ) -> Outcome:
     """Extract `text` into `spec`'s schema on `tier`, chunking and merging when needed."""
+    if not text.strip():  # defence in depth: the API and retries already refuse this
+        raise DocumentInvalid("empty", "the document has no text to extract")
     tier_cfg = engine.config.tiers[tier]
     first_model = engine.config.models[tier_cfg.models[0]]
     chunks = split_document(

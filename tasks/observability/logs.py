@@ -13,7 +13,12 @@ import structlog
 from schemas.config import Settings
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
+# A regex, not the phonenumbers library: it runs on every log line, and it only has to
+# mask, not parse. Candidates are then filtered: E.164 allows at most 15 digits, and dotted
+# quads (IPv4 addresses) and ISO dates are never phone numbers.
+_PHONE = re.compile(r"(?<![\w.:])\+?\d[\d\s().-]{7,}\d(?![\w.:])")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")
 # Keys that may never reach a log line, whatever a caller binds.
 _FORBIDDEN = frozenset({"text", "content", "content_base64", "document", "api_key"})
 # Structural values we set ourselves: never free text, and a UUID's all-digit groups
@@ -24,9 +29,17 @@ _VERBATIM = frozenset(
 )
 
 
+def _phone(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if _IPV4.fullmatch(found.strip()) or _ISO_DATE.fullmatch(found.strip()):
+        return found
+    digits = sum(char.isdigit() for char in found)
+    return "[phone]" if 8 <= digits <= 15 else found
+
+
 def redact(value: str) -> str:
     """Mask emails and phone numbers in free text."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", value))
+    return _PHONE.sub(_phone, _EMAIL.sub("[email]", value))
 
 
 def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

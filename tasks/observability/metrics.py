@@ -50,6 +50,11 @@ BUDGET_REJECTIONS = Counter(
     "docqueue_budget_rejections",
     "Budget reservations refused because a tenant's budget could not cover the worst case.",
 )
+BOOKKEEPING_FAILURES = Counter(
+    "docqueue_bookkeeping_failures",
+    "Post-call bookkeeping steps that failed (the call's outcome stands), by step.",
+    ["step"],
+)
 JOBS_FINISHED = Counter(
     "docqueue_jobs_finished",
     "Terminal job writes by status and tier.",

@@ -46,11 +46,31 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# NAT64 translators (RFC 6052 well-known prefix, RFC 8215 local use) carry an IPv4
+# address in the low 32 bits: what they hide is what they would dial.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def hidden_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 transition form wraps: mapped, 6to4, Teredo, NAT64."""
+    hidden = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        hidden.extend(ip.teredo)  # (server, client); the client is stored inverted
+    if ip in NAT64_WELL_KNOWN:
+        hidden.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return hidden
+
+
 def refusal(ip: IPAddress) -> str | None:
     """Why `ip` is not a public unicast address, or None if it is."""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        return refusal(mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE:
+            return "nat64-local"  # the IPv4 position depends on the operator's prefix
+        for inner in hidden_ipv4(ip):
+            why = refusal(inner)
+            if why is not None:
+                return why
     for name in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
         if getattr(ip, f"is_{name}"):
             return name.replace("_", "-")

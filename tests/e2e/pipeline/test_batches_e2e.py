@@ -191,6 +191,24 @@ def test_failed_jobs_retry_and_succeed_while_unreadable_documents_stay_failed(
     assert (done["counts"]["succeeded"], done["counts"]["failed"]) == (20, 1), done
 
 
+def test_retrying_one_job_that_has_no_document_text_is_refused_and_calls_no_model(
+    stack: LiveStack, tenant: Tenant
+) -> None:
+    empty = {"text": "   ", "filename": "blank.txt", "key": "blank", "metadata": {}}
+    with stack.client(tenant) as client:
+        batch = client.post(
+            "/v1/batches", json={"schema": "document_summary", "documents": [empty]}
+        ).json()
+        wait_finished(client, batch["id"])
+        (line,) = results(client, batch["id"])
+        answer = client.post(f"/v1/jobs/{line['id']}/retry")
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["error"]["type"] == "invalid_state"
+        assert "no stored document text" in answer.json()["error"]["message"]
+        job = client.get(f"/v1/jobs/{line['id']}").json()
+    assert (job["status"], job["error"]["type"]) == ("failed", "document_invalid")
+
+
 def test_another_tenants_batch_answers_404_everywhere(stack: LiveStack, tenant: Tenant) -> None:
     with stack.client(tenant) as client:
         batch_id = client.post(

@@ -77,3 +77,24 @@ def test_guard_pins_a_public_name_to_the_checked_address_and_keeps_the_host() ->
 
 def test_guard_allows_private_addresses_only_when_configured() -> None:
     assert check_url("http://127.0.0.1:9/x", allow_private=True).address == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://[2002:7f00:1::]/hook", "loopback"),  # 6to4 wrapping 127.0.0.1
+        ("http://[2002:a00:1::]/hook", "private"),  # 6to4 wrapping 10.0.0.1
+        ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "loopback"),  # Teredo, 127.0.0.1
+        ("http://[64:ff9b::7f00:1]/hook", "loopback"),  # NAT64 wrapping 127.0.0.1
+        ("http://[64:ff9b::a9fe:a9fe]/hook", "link-local"),  # NAT64 to cloud metadata
+        ("http://[64:ff9b:1::1]/hook", "nat64-local"),
+    ],
+)
+def test_guard_unwraps_ipv6_transition_forms_and_refuses_what_they_hide(url: str, why: str) -> None:
+    with pytest.raises(UrlRefused, match=why):
+        check_url(url)
+
+
+def test_guard_allows_a_transition_form_that_wraps_a_public_address() -> None:
+    target = check_url("http://[2002:808:808::]/hook")  # 6to4 wrapping 8.8.8.8
+    assert target.address == "2002:808:808::"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from pydantic import BaseModel
 
 from schemas.config import Settings
@@ -23,6 +24,7 @@ from tasks.flow.bucket import MemoryTokenBucket
 from tasks.flow.budget import MemoryBudget, Spend
 from tasks.flow.killswitch import MemoryKillSwitch
 from tasks.flow.semaphore import MemorySlotLimiter
+from tasks.observability import metrics
 from tasks.worker.process import Disposition, process_job
 from tasks.worker.runtime import Runtime
 from tests.support.fakes import MemoryJobStore
@@ -210,3 +212,53 @@ def test_a_budget_that_cannot_cover_the_worst_case_fails_the_job_before_any_call
 def flow_spend(flow: Flow) -> Spend:
     """This month's spend of the flow's budget."""
     return flow.budget.spend(dt.datetime.now(dt.UTC).strftime("%Y-%m"))
+
+
+def test_a_job_with_no_text_fails_as_document_invalid_without_a_provider_call(
+    store: MemoryJobStore,
+) -> None:
+    job = _job(store)
+    store.texts[job.document_sha256 or ""] = "  \n "
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) is Disposition.DONE
+    assert (job.status, job.error_type, store.ledger) == (
+        JobStatus.FAILED,
+        ErrorType.DOCUMENT_INVALID,
+        [],
+    )
+
+
+class _BlipAfterCall:
+    """A port whose post-call bookkeeping hits a Redis outage (the call itself went out)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _blip(self, *_: Any, **__: Any) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+    correct = record = _blip
+
+
+@pytest.mark.parametrize("port", ["rate", "breaker"])
+def test_a_redis_blip_in_bookkeeping_after_a_successful_call_never_reruns_the_job(
+    store: MemoryJobStore, port: str
+) -> None:
+    job = _job(store)
+    runtime = _runtime(store, Flow())
+    setattr(runtime, port, _BlipAfterCall(getattr(runtime, port)))
+    failures = _bookkeeping_failures()
+    assert process_job(job_id=job.id, runtime=runtime) is Disposition.DONE
+    assert (job.status, len(store.ledger)) == (JobStatus.SUCCEEDED, 1)
+    assert _bookkeeping_failures() > failures
+
+
+def _bookkeeping_failures() -> float:
+    return sum(
+        sample.value
+        for metric in metrics.BOOKKEEPING_FAILURES.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
