@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import cache
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, select, tuple_
@@ -41,7 +42,12 @@ def moving(*, from_: tuple[JobStatus, ...], to: JobStatus) -> ColumnElement[bool
     Every status-changing UPDATE goes through this, so the transition table is enforced:
     a verb written against it fails the first time it runs, not in production data.
     """
+    _check_moves(from_, to)
+    return Job.status.in_(from_)
+
+
+@cache  # claim and finish run this on every job: check each distinct move once
+def _check_moves(from_: tuple[JobStatus, ...], to: JobStatus) -> None:
     illegal = [s for s in from_ if not can_transition(s, to)]
     if illegal:
         raise ValueError(f"illegal job transition {illegal} -> {to}")
-    return Job.status.in_(from_)

@@ -26,7 +26,9 @@ def run(
     *, engine: Engine, spec: SchemaSpec, text: str, filename: str | None, tier: Tier
 ) -> Outcome:
     """Extract `text` into `spec`'s schema on `tier`, chunking and merging when needed."""
-    if not text.strip():  # defence in depth: the API and retries already refuse this
+    # Defence in depth: the API and retries already refuse this. isspace() scans without
+    # copying the document, unlike strip(), and this runs on every job.
+    if not text or text.isspace():
         raise DocumentInvalid("empty", "the document has no text to extract")
     tier_cfg = engine.config.tiers[tier]
     first_model = engine.config.models[tier_cfg.models[0]]
