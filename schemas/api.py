@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import uuid
 from decimal import Decimal
@@ -26,6 +27,9 @@ def storable(value: Any, *, depth: int = 0) -> Any:
         raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, str) and _UNSTORABLE.search(value):
         raise ValueError("must not contain NUL characters or lone surrogates")
+    if isinstance(value, float) and not math.isfinite(value):
+        # 1e999, NaN and Infinity parse, but jsonb (like JSON itself) has no such numbers
+        raise ValueError("numbers must be finite (JSON has no NaN or Infinity)")
     if isinstance(value, dict):
         for key, item in value.items():
             storable(key)

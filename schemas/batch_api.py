@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from schemas.api import DocumentSource, Submission, Usage, storable
+from schemas.api import DocumentSource, ErrorInfo, Submission, Usage, storable
 
 KEY_PREFIX = "doc:"  # a document key is stored as the job's idempotency key with this prefix
 MAX_KEY_CHARS = 250  # idempotency_key is VARCHAR(255)
@@ -65,6 +65,15 @@ class BatchAccepted(BaseModel):
     rejected_lines: list[RejectedLine] = Field(
         default_factory=list, description="the first rejected lines, with the reason"
     )
+    complete: bool = Field(
+        default=True,
+        description="false when an NDJSON upload stopped part-way: the counts above are what "
+        "was stored, and nothing from `stopped_at_line` on was",
+    )
+    stopped_at_line: int | None = Field(
+        default=None, description="the first line not stored, when `complete` is false"
+    )
+    error: ErrorInfo | None = Field(default=None, description="why the upload stopped")
 
 
 class BatchOut(BaseModel):

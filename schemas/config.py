@@ -57,6 +57,12 @@ class Limits(BaseModel):
     max_document_bytes: int
     max_text_chars: int
     max_request_bytes: int
+    # An NDJSON upload stores what it has read once its buffered lines pass this many bytes.
+    ndjson_buffer_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # PDF, DOCX and HTML are parsed in child processes killed past these limits.
+    parse_timeout_s: float = Field(default=20.0, gt=0)
+    parse_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=128 * 1024 * 1024)
+    parse_workers: int = Field(default=2, gt=0)  # parses at once per API process
 
 
 class RouterConfig(BaseModel):
@@ -99,6 +105,16 @@ class DispatchConfig(BaseModel):
     max_outstanding: int = Field(gt=0)
     stuck_queued_s: float = Field(gt=0)
     requeue_running_grace_s: float = Field(ge=0)
+    # Each worker rewrites a liveness key every liveness_beat_s that lives liveness_ttl_s;
+    # the reconciler requeues a worker's running jobs once its key stayed missing that long.
+    liveness_ttl_s: float = Field(default=6.0, gt=0)
+    liveness_beat_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _beats_fit_the_ttl(self) -> DispatchConfig:
+        if not 2 * self.liveness_beat_s <= self.liveness_ttl_s:
+            raise ValueError("need 2 * liveness_beat_s <= liveness_ttl_s (a missed beat is fine)")
+        return self
 
 
 class CeleryConfig(BaseModel):
@@ -132,6 +148,53 @@ class WebhookConfig(BaseModel):
     base_delay_s: float = Field(default=2.0, gt=0)
     max_delay_s: float = Field(default=300.0, gt=0)  # below the broker visibility timeout
     timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=3.0, gt=0)  # a dead host fails fast
+    worker_concurrency: int = Field(default=16, gt=0)  # threads of `docqueue webhooks`
+    tenant_concurrency: int = Field(default=4, gt=0)  # one tenant's deliveries in flight
+    busy_retry_s: float = Field(default=2.0, gt=0)  # a delivery without a slot waits ~this
+
+
+ProcessKind = Literal["api", "worker", "scheduler", "cli"]
+
+
+class PoolConfig(BaseModel):
+    """One process's connection pool: it never holds more than pool_size + max_overflow."""
+
+    pool_size: int = Field(gt=0)
+    max_overflow: int = Field(default=0, ge=0)
+    # A thread that finds the pool empty waits this long for a connection, then fails
+    # (it never opens one beyond the bound).
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def most(self) -> int:
+        """The most connections this pool can hold at once."""
+        return self.pool_size + self.max_overflow
+
+
+class PoolsConfig(BaseModel):
+    """Pools per process kind: the connection budget of docs/postgres.md."""
+
+    api: PoolConfig = Field(default_factory=lambda: PoolConfig(pool_size=8))
+    worker: PoolConfig = Field(default_factory=lambda: PoolConfig(pool_size=10))
+    scheduler: PoolConfig = Field(default_factory=lambda: PoolConfig(pool_size=3))
+    cli: PoolConfig = Field(default_factory=lambda: PoolConfig(pool_size=2, max_overflow=2))
+
+    def for_kind(self, kind: ProcessKind) -> PoolConfig:
+        """The pool of a process of this kind."""
+        pool: PoolConfig = getattr(self, kind)
+        return pool
+
+
+class DbRetryConfig(BaseModel):
+    """Backoff for writes that meet a refused or dropped connection (storage/retrying.py)."""
+
+    base_delay_s: float = Field(default=0.05, gt=0)
+    max_delay_s: float = Field(default=1.0, gt=0)
+    max_wall_s: float = Field(default=10.0, gt=0)
+    # The terminal write waits longer: its worker holds the result, and giving up would
+    # leave the job running until its lease expires.
+    terminal_max_wall_s: float = Field(default=60.0, gt=0)
 
 
 class AppConfig(BaseModel):
@@ -147,6 +210,8 @@ class AppConfig(BaseModel):
     celery: CeleryConfig
     chunking: ChunkingConfig
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
+    pools: PoolsConfig = Field(default_factory=PoolsConfig)
+    db_retry: DbRetryConfig = Field(default_factory=DbRetryConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 

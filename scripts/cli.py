@@ -126,7 +126,7 @@ def worker(
     concurrency: int | None = None,
     name: str | None = None,
 ) -> None:
-    """Run a Celery worker (threads pool) for the given tier queues and the webhook queue."""
+    """Run a Celery worker (threads pool) for the given tier queues (webhooks: `webhooks`)."""
     # SIGTERM runs Celery's cold shutdown with its soft-shutdown wait (the grace period)
     # instead of a warm one that waits for every running job however long it takes.
     # billiard reads this once, on import, so it is set before Celery loads.
@@ -134,7 +134,7 @@ def worker(
     from schemas.config import get_settings
     from tasks.celery.app import WORKER_FLAGS
     from tasks.celery.app import app as celery_app
-    from tasks.dispatch.queues import WEBHOOK_QUEUE, queue_name
+    from tasks.dispatch.queues import queue_name
 
     tiers = [t.strip() for t in tier.split(",") if t.strip()]
     conc = concurrency or get_settings().app.celery.worker_concurrency
@@ -145,7 +145,7 @@ def worker(
             str(conc),
             *WORKER_FLAGS,
             "-Q",
-            ",".join([*(queue_name(t) for t in tiers), WEBHOOK_QUEUE]),
+            ",".join(queue_name(t) for t in tiers),
             "-n",
             f"{name or '-'.join(tiers)}@%h",
         ]
@@ -153,14 +153,35 @@ def worker(
 
 
 @app.command()
-def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
-    """Run Flower, always behind basic auth from FLOWER_BASIC_AUTH (user:password)."""
+def webhooks(concurrency: int | None = None, name: str = "webhooks") -> None:
+    """Run the webhook delivery worker: the only consumer of the webhook queue."""
+    # Its own process and threads: a receiver that hangs holds a delivery thread here (at
+    # most `[webhooks] tenant_concurrency` per tenant), never an extraction thread.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from schemas.config import get_settings
+    from tasks.celery.app import WORKER_FLAGS
+    from tasks.celery.app import app as celery_app
+    from tasks.dispatch.queues import WEBHOOK_QUEUE
+
+    conc = concurrency or get_settings().app.webhooks.worker_concurrency
+    celery_app.worker_main(
+        ["worker", "-c", str(conc), *WORKER_FLAGS, "-Q", WEBHOOK_QUEUE, "-n", f"{name}@%h"]
+    )
+
+
+@app.command()
+def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
+    """Run Flower behind basic auth from FLOWER_BASIC_AUTH; off loopback, never the default."""
+    from schemas.config import get_settings
+    from scripts.flower_guard import protect_metrics, refusal
     from tasks.celery.app import app as celery_app
 
     auth = get_settings().flower_basic_auth
-    if ":" not in auth:
-        raise typer.BadParameter("FLOWER_BASIC_AUTH must be user:password")
+    problem = refusal(address=address, basic_auth=auth)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
+    protect_metrics()
     celery_app.start(["flower", f"--port={port}", f"--address={address}", f"--basic-auth={auth}"])
 
 
@@ -168,9 +189,11 @@ def flower(port: int = 5555, address: str = "127.0.0.1") -> None:
 def scheduler() -> None:
     """Run the scheduler (with its reconciler duty)."""
     from schemas.config import get_settings
+    from storage.db import set_process_kind
     from tasks.dispatch.scheduler import run_forever
     from tasks.observability.logs import configure_logging
 
+    set_process_kind("scheduler")
     configure_logging(get_settings())
     run_forever()
 

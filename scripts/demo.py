@@ -96,12 +96,13 @@ def up() -> None:
     )
     down_processes()
     stack = Stack(run_dir=RUN / "logs", env=env)
-    with console.status("starting simulator, API, tier workers, scheduler and Flower"):
+    with console.status("starting simulator, API, workers, webhooks, scheduler and Flower"):
         if not real:
             stack.simulator(port=SIM_PORT, latency_ms=300)
         api = stack.api(port=API_PORT)
         for tier in ("low", "medium", "high"):
             stack.worker(name=f"worker_{tier}", tiers=tier, concurrency=8)
+        stack.webhooks()
         stack.scheduler()
         flower = stack.flower(port=FLOWER_PORT, basic_auth="admin:docqueue")
     (RUN / "pids.json").write_text(json.dumps({n: p.pid for n, p in stack.procs.items()}))

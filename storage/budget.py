@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
@@ -164,14 +165,13 @@ def settle(*, session: Session, reservation_id: uuid.UUID, actual_usd: Decimal) 
     return bool(row[0])
 
 
-def release_stale(*, session: Session, older_than: dt.timedelta, limit: int = 1000) -> int:
-    """Settle reservations open longer than `older_than` (crashed workers) from the ledger.
+def _settle_from_ledger(session: Session, *, where: ColumnElement[bool], limit: int | None) -> int:
+    """Settle the open reservations matching `where` at what the ledger billed for them.
 
     The actual cost of a reservation is what `llm_calls` recorded for its job from its
     creation until the job's next reservation (a job's calls are sequential, so at most
-    one of its reservations is open at a time). `older_than` must exceed the longest a live
-    call can take, or a slow call's later ledger rows would miss its settlement.
-    Reservations being settled concurrently are skipped (SKIP LOCKED).
+    one of its reservations is open at a time). Ledger rows still `in_flight` carry the
+    reserved worst case. Reservations being settled concurrently are skipped (SKIP LOCKED).
     """
     res = BudgetReservation
     later = aliased(BudgetReservation)
@@ -190,18 +190,37 @@ def release_stale(*, session: Session, older_than: dt.timedelta, limit: int = 10
         )
         .scalar_subquery()
     )
-    stale = session.execute(
-        select(res.id, ledger_cost)
-        .where(res.settled_at.is_(None), res.created_at < func.now() - older_than)
-        .order_by(res.created_at)
-        .limit(limit)
-        .with_for_update(of=res, skip_locked=True)
+    query = select(res.id, ledger_cost).where(res.settled_at.is_(None), where)
+    rows = session.execute(
+        query.order_by(res.created_at).limit(limit).with_for_update(of=res, skip_locked=True)
     ).all()
-    released = 0
-    for reservation_id, actual in stale:
-        if settle(session=session, reservation_id=reservation_id, actual_usd=Decimal(actual)):
-            released += 1
-    return released
+    return sum(
+        settle(session=session, reservation_id=reservation_id, actual_usd=Decimal(actual))
+        for reservation_id, actual in rows
+    )
+
+
+def release_stale(*, session: Session, older_than: dt.timedelta, limit: int = 1000) -> int:
+    """Settle reservations open longer than `older_than` (crashed workers) from the ledger.
+
+    `older_than` must exceed the longest a live call can take, or a slow call's later
+    ledger rows would miss its settlement.
+    """
+    where = BudgetReservation.created_at < func.now() - older_than
+    return _settle_from_ledger(session, where=where, limit=limit)
+
+
+def release_for_jobs(*, session: Session, job_ids: Sequence[uuid.UUID]) -> int:
+    """Settle the open reservations of these jobs from the ledger now (their worker died).
+
+    The caller took the jobs from their dead worker in this transaction, so no call of
+    theirs is still to come: waiting for the hard time limit would only keep the tenant's
+    budget held.
+    """
+    if not job_ids:
+        return 0
+    where = BudgetReservation.job_id.in_(list(job_ids))
+    return _settle_from_ledger(session, where=where, limit=None)
 
 
 def usage_summary(

@@ -164,6 +164,11 @@ class LlmCall(Base):
     __table_args__ = (
         Index("ix_llm_calls_job", "job_id", "attempt"),
         Index("ix_llm_calls_tenant_created", "tenant_id", "created_at"),
+        Index(
+            "ix_llm_calls_in_flight",
+            "created_at",
+            postgresql_where=text("outcome = 'in_flight'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

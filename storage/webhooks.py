@@ -165,6 +165,34 @@ def owe_for_batch(*, session: Session, batch_id: uuid.UUID) -> uuid.UUID | None:
     )
 
 
+def due_tenant(*, session: Session, delivery_id: uuid.UUID) -> uuid.UUID | None:
+    """The tenant of a pending delivery that is due now; None if done, leased or not due."""
+    return session.scalar(
+        select(WebhookDelivery.tenant_id).where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= func.now() + dt.timedelta(seconds=1),
+        )
+    )
+
+
+def postpone(*, session: Session, delivery_id: uuid.UUID, seconds: float) -> bool:
+    """Make a due delivery due `seconds` from now (it waits for a slot, not for a retry).
+
+    It counts no attempt, and keeps a waiting delivery off `take_overdue`'s list.
+    """
+    moved = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= func.now() + dt.timedelta(seconds=1),
+        )
+        .values(next_attempt_at=func.now() + dt.timedelta(seconds=seconds))
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
 def claim(*, session: Session, delivery_id: uuid.UUID, lease_s: float) -> Claimed | None:
     """Take the next attempt of a pending, due delivery; None if done or not due.
 

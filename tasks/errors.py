@@ -10,7 +10,8 @@
     │   └── Unresolvable           its host did not resolve (retryable)
     └── Deferred                   not the job's fault: hand it back, never fail it
         ├── Paused                 the kill switch is on, or the worker drains
-        └── SlotTimeout            no concurrency slot or bucket room in time
+        ├── SlotTimeout            no concurrency slot or bucket room in time
+        └── LedgerUnavailable      a call's ledger row could not be written: not sent
 
 HTTP mapping of the errors the API can meet lives in api/errors.py alone.
 """
@@ -93,3 +94,7 @@ class Paused(Deferred):
 
 class SlotTimeout(Deferred):
     """No concurrency slot became free in time; the job goes back to the queue."""
+
+
+class LedgerUnavailable(Deferred):
+    """A call's ledger row could not be opened, so the call was never sent: hand back."""

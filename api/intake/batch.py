@@ -68,11 +68,21 @@ class Tally:
     duplicates: int = 0
     duplicate_batches: set[uuid.UUID] = field(default_factory=set)
 
+    def add(self, other: Tally) -> None:
+        """Count what another (committed) chunk did."""
+        self.created += other.created
+        self.duplicates += other.duplicates
+        self.duplicate_batches |= other.duplicate_batches
+
 
 def ingest_chunk(
-    *, session: Session, batch: Batch, router: BatchRouter, docs: list[BatchDocument], tally: Tally
-) -> None:
-    """Parse and insert up to CHUNK_ROWS documents with two multi-row INSERTs (no commit)."""
+    *, session: Session, batch: Batch, router: BatchRouter, docs: list[BatchDocument]
+) -> Tally:
+    """Parse and insert up to CHUNK_ROWS documents with two multi-row INSERTs (no commit).
+
+    Returns what the chunk did, for the caller to count once it is committed.
+    """
+    tally = Tally()
     keys = [KEY_PREFIX + d.key for d in docs if d.key]
     taken = bulk.key_owners(session=session, tenant_id=batch.tenant_id, keys=keys)
     tally.duplicate_batches.update(b for b in taken.values() if b is not None and b != batch.id)
@@ -95,6 +105,7 @@ def ingest_chunk(
     created = batch_store.add_jobs(session=session, batch_id=batch.id, rows=rows)
     tally.created += created
     tally.duplicates += len(docs) - created
+    return tally
 
 
 async def ndjson_lines(

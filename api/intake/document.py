@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.errors import ApiError
+from api.intake import parsing
 from schemas.api import TierChoice
 from schemas.config import AppConfig, Tier
 from schemas.extraction.registry import SchemaSpec, get_schema, schema_shape
 from schemas.jobs import ErrorType, JobStatus
 from storage.jobs import NewJob
 from tasks.documents.errors import DocumentInvalid
-from tasks.documents.parse import extract_text
-from tasks.documents.tokens import estimate_tokens
+from tasks.documents.parse import ParsedDocument
+from tasks.documents.tokens import estimate_tokens_sampled
 from tasks.engine.router import Features, choose_tier
 from tasks.webhooks.netguard import Unresolvable, UrlRefused, check_url
 
@@ -56,6 +57,15 @@ def decode(*, text: str | None, content_base64: str | None, max_bytes: int) -> b
     return content
 
 
+def _content(source: bytes | str, filename: str | None) -> tuple[bytes, str | None]:
+    """The bytes to parse and the name to sniff them by."""
+    if isinstance(source, str):
+        # Lone surrogates (valid in JSON, not in UTF-8) carry no text: drop them, as the
+        # parser drops control characters (a plain encode() would raise).
+        return source.encode(errors="ignore"), filename or "document.txt"
+    return source, filename
+
+
 class DocumentRouter:
     """Parse documents for one schema and tier choice, and route each to a tier.
 
@@ -71,21 +81,43 @@ class DocumentRouter:
         self.chunk_tokens = config.models[config.tiers["medium"].models[0]].chunk_tokens
 
     def prepare(self, *, source: bytes | str, filename: str | None) -> Prepared:
-        """Parse and route one decoded document; an unusable one comes back `invalid`."""
-        name: str | None
-        if isinstance(source, str):
-            # Lone surrogates (valid in JSON, not in UTF-8) carry no text: drop them, as the
-            # parser drops control characters (a plain encode() would raise).
-            content, name = source.encode(errors="ignore"), filename or "document.txt"
-        else:
-            content, name = source, filename
+        """Parse (in the sandbox if it needs a parser) and route one decoded document.
+
+        Blocks the calling thread for as long as the parse takes: never call it on the
+        event loop. An unusable document comes back `invalid`.
+        """
+        content, name = _content(source, filename)
         try:
-            parsed = extract_text(
-                content=content, filename=name, max_chars=self.config.limits.max_text_chars
+            parsed = parsing.parse(content=content, filename=name, limits=self.config.limits)
+        except DocumentInvalid as exc:
+            return self.invalid(exc)
+        return self.route(parsed)
+
+    def prepare_inline(self, *, source: bytes | str, filename: str | None) -> Prepared | None:
+        """`prepare` for plain text and Markdown; None for a document the sandbox must parse."""
+        content, name = _content(source, filename)
+        try:
+            if parsing.needs_sandbox(content, name):
+                return None
+            parsed = parsing.parse(content=content, filename=name, limits=self.config.limits)
+        except DocumentInvalid as exc:
+            return self.invalid(exc)
+        return self.route(parsed)
+
+    async def prepare_async(self, *, source: bytes | str, filename: str | None) -> Prepared:
+        """`prepare` awaited off the event loop (a parse slot is awaited without a thread)."""
+        content, name = _content(source, filename)
+        try:
+            parsed = await parsing.parse_async(
+                content=content, filename=name, limits=self.config.limits
             )
         except DocumentInvalid as exc:
             return self.invalid(exc)
-        tokens = estimate_tokens(parsed.text)
+        return self.route(parsed)
+
+    def route(self, parsed: ParsedDocument) -> Prepared:
+        """Measure a parsed document and choose its tier."""
+        tokens = estimate_tokens_sampled(parsed.text)  # routing needs no exact count
         choice = self.tier
         if choice == "auto":
             route = choose_tier(

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -14,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
-from api.intake.batch import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk, ndjson_lines
+from api.intake.batch import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk
 from api.intake.document import check_webhook_url
+from api.intake.ndjson import NdjsonUpload
 from api.views.batches import BODY_DOC, batch_out, result_line, validation_reason
+from schemas.api import ErrorInfo
 from schemas.batch_api import (
     NDJSON_TYPES,
     BatchAccepted,
@@ -24,7 +27,6 @@ from schemas.batch_api import (
     BatchDocument,
     BatchHeader,
     BatchOut,
-    RejectedLine,
     media_type,
 )
 from schemas.config import Settings
@@ -36,9 +38,9 @@ from storage.models import Batch, Tenant
 from storage.rows import Cursor
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
+log = structlog.get_logger(__name__)
 
 RESULT_PAGE = 1000
-MAX_REJECTED_SHOWN = 100
 MAX_LISTED = 1000  # duplicate_batches named in one answer
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
@@ -54,8 +56,10 @@ async def create_batch(
     """Queue many documents as one batch; a document `key` that already has a job is skipped.
 
     JSON bodies are one transaction. NDJSON bodies stream: a header line, then one document
-    per line, committed every CHUNK_ROWS documents; lines that are not documents are
-    reported in `rejected`. The same Idempotency-Key returns (and resumes) the same batch.
+    per line, committed every CHUNK_ROWS documents or `limits.ndjson_buffer_bytes`; lines
+    that are not documents are reported in `rejected`. If storing fails after a commit the
+    answer says what was stored (`complete: false`, `stopped_at_line`, `error`), never a 5xx.
+    The same Idempotency-Key returns (and resumes) the same batch.
     """
     media = media_type(request.headers.get("content-type", ""))
     intake = _Intake(session, tenant, settings, idempotency_key)
@@ -78,6 +82,9 @@ class _Intake:
     ) -> None:
         self.session, self.tenant, self.settings, self.key = session, tenant, settings, key
         self.batch: Batch | None = None
+        self.batch_id: uuid.UUID | None = None  # kept: after a rollback, batch.id is a query
+        self.router: BatchRouter | None = None
+        self.total = 0  # the batch's total as this request last stored it
         self.tally = Tally()
 
     def route(self, header: BatchHeader) -> BatchRouter:
@@ -85,11 +92,16 @@ class _Intake:
         check_webhook_url(header.webhook_url, allow_private=self.settings.webhook_allow_private)
         return BatchRouter(header=header, config=self.settings.app)
 
-    def flush(self, router_: BatchRouter, docs: list[BatchDocument], *, commit: bool) -> None:
-        """Insert one chunk of documents (opening the batch with the first chunk)."""
-        if self.batch is None:
+    def begin(self, header: BatchHeader) -> None:
+        """The NDJSON header line: check it before any document is read."""
+        self.router = self.route(header)
+
+    def flush(self, router_: BatchRouter, docs: list[BatchDocument]) -> Tally:
+        """Insert one chunk of documents, opening the batch with the first (no commit)."""
+        batch = self.batch
+        if batch is None:
             header = router_.header
-            self.batch = batch_store.open_batch(
+            batch = batch_store.open_batch(
                 session=self.session,
                 tenant_id=self.tenant.id,
                 schema_name=header.schema_name,
@@ -97,13 +109,29 @@ class _Intake:
                 webhook_url=header.webhook_url,
                 key=self.key,
             )
-        ingest_chunk(
-            session=self.session, batch=self.batch, router=router_, docs=docs, tally=self.tally
-        )
-        if commit:
-            self.session.commit()
+        added = ingest_chunk(session=self.session, batch=batch, router=router_, docs=docs)
+        if self.batch is None:
+            self.total = batch.total  # a resumed batch's earlier jobs
+        self.batch, self.batch_id = batch, batch.id
+        self.total += added.created
+        return added
 
-    def finish(self) -> BatchAccepted:
+    def store(self, docs: list[BatchDocument]) -> Tally:
+        """One NDJSON chunk in its own transaction: committed, or rolled back and raised."""
+        if self.router is None:  # pragma: no cover - the upload begins with the header
+            raise ApiError(422, "invalid_request", "line 1: the header line is missing")
+        opened, opened_id, total = self.batch, self.batch_id, self.total
+        try:
+            added = self.flush(self.router, docs)
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            # a rolled-back first chunk opened nothing
+            self.batch, self.batch_id, self.total = opened, opened_id, total
+            raise
+        return added
+
+    def finish(self, tally: Tally) -> BatchAccepted:
         """Commit (a 202 means stored) and count; owe the batch webhook if nothing is left."""
         if self.batch is None:  # pragma: no cover - callers flush at least once
             raise ApiError(422, "no_documents", "the request holds no documents")
@@ -111,62 +139,53 @@ class _Intake:
         webhook_store.owe_for_batch(session=self.session, batch_id=self.batch.id)
         self.session.commit()
         self.session.refresh(self.batch)
-        return BatchAccepted(
-            id=self.batch.id,
-            total=self.batch.total,
-            created=self.tally.created,
-            duplicates=self.tally.duplicates,
-            duplicate_batches=sorted(self.tally.duplicate_batches)[:MAX_LISTED],
-        )
+        return _accepted(self.batch.id, self.batch.total, tally)
 
     def from_json(self, body: BatchCreate) -> BatchAccepted:
         """A JSON body: every chunk in one transaction."""
         router_ = self.route(body)
         for start in range(0, len(body.documents), CHUNK_ROWS):
-            self.flush(router_, body.documents[start : start + CHUNK_ROWS], commit=False)
-        return self.finish()
+            self.tally.add(self.flush(router_, body.documents[start : start + CHUNK_ROWS]))
+        return self.finish(self.tally)
 
     async def from_ndjson(self, request: Request) -> BatchAccepted:
-        """An NDJSON body, read line by line; a chunk is committed once it is full."""
-        config = self.settings.app
-        limit = config.limits.max_document_bytes * 4 // 3 + 1024 * 1024  # base64 + metadata
-        router_: BatchRouter | None = None
-        pending: list[BatchDocument] = []
-        rejected: list[RejectedLine] = []
-        rejected_count = 0
-        async for number, line in ndjson_lines(request.stream(), max_line_bytes=limit):
-            if line is not None and not line.strip():
-                continue  # blank lines (a trailing newline) are not documents
-            if router_ is None:
-                try:
-                    header = BatchHeader.model_validate_json(line or b"")
-                except ValidationError as exc:
-                    reason = validation_reason(exc)
-                    raise ApiError(422, "invalid_request", f"line {number}: {reason}") from exc
-                router_ = await run_in_threadpool(self.route, header)
-                continue
-            why: str | None = f"the line exceeds {limit} bytes" if line is None else None
-            if line is not None:
-                try:
-                    pending.append(BatchDocument.model_validate_json(line))
-                except ValidationError as exc:
-                    why = validation_reason(exc)
-            if why is not None:
-                rejected_count += 1
-                if len(rejected) < MAX_REJECTED_SHOWN:
-                    rejected.append(RejectedLine(line=number, message=why))
-            elif len(pending) >= CHUNK_ROWS:
-                await run_in_threadpool(self.flush, router_, pending, commit=True)
-                pending = []
-        if router_ is None:
-            raise ApiError(422, "invalid_request", "line 1: the header line is missing")
-        if pending:
-            await run_in_threadpool(self.flush, router_, pending, commit=True)
-        if self.batch is None:
-            first = f"; first: line {rejected[0].line}: {rejected[0].message}" if rejected else ""
+        """An NDJSON body, read line by line; each chunk is committed once it is full."""
+        upload = NdjsonUpload(sink=self, limits=self.settings.app.limits)
+        outcome = await upload.read(request.stream())
+        batch_id = self.batch_id
+        if batch_id is None:
+            lines = outcome.rejected_lines
+            first = f"; first: line {lines[0].line}: {lines[0].message}" if lines else ""
             raise ApiError(422, "no_documents", f"no valid document lines{first}")
-        accepted = await run_in_threadpool(self.finish)
-        return accepted.model_copy(update={"rejected": rejected_count, "rejected_lines": rejected})
+        try:
+            accepted = await run_in_threadpool(self.finish, outcome.tally)
+        except Exception as exc:  # noqa: BLE001 - the documents are committed: say so
+            await run_in_threadpool(self.session.rollback)
+            name = type(exc).__name__
+            log.error("batch_finish_failed", error_class=name)  # noqa: TRY400 - no values
+            accepted = _accepted(batch_id, self.total, outcome.tally)
+            if outcome.error is None:
+                message = f"the documents are stored, but closing the upload failed ({name})"
+                outcome.error = ErrorInfo(type="internal_error", message=message)
+        return accepted.model_copy(
+            update={
+                "rejected": outcome.rejected,
+                "rejected_lines": outcome.rejected_lines,
+                "complete": outcome.stopped_at_line is None,
+                "stopped_at_line": outcome.stopped_at_line,
+                "error": outcome.error,
+            }
+        )
+
+
+def _accepted(batch_id: uuid.UUID, total: int, tally: Tally) -> BatchAccepted:
+    return BatchAccepted(
+        id=batch_id,
+        total=total,
+        created=tally.created,
+        duplicates=tally.duplicates,
+        duplicate_batches=sorted(tally.duplicate_batches)[:MAX_LISTED],
+    )
 
 
 def _summary(session: Session, batch: Batch) -> BatchOut:

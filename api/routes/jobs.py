@@ -10,24 +10,35 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReadSessionDep, ReadTenantDep, SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
-from api.intake.document import DocumentRouter, check_webhook_url, decode, new_job, request_hash
+from api.intake.document import (
+    DocumentRouter,
+    Prepared,
+    check_webhook_url,
+    decode,
+    new_job,
+    request_hash,
+)
 from api.views.jobs import job_out
 from schemas.api import JobCreate, JobOut, JobPage
+from schemas.config import Settings
 from schemas.jobs import JobStatus
 from storage import documents as document_store
 from storage import jobs as job_store
 from storage import pages
 from storage import webhooks as webhook_store
 from storage.rows import Cursor
+from tasks.documents.sandbox import LIMIT_REASONS
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=202, response_model=JobOut, response_model_by_alias=True)
-def create_job(
+async def create_job(
     body: JobCreate,
     response: Response,
     session: SessionDep,
@@ -35,7 +46,28 @@ def create_job(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobOut:
-    """Queue one document for extraction (202), or replay an idempotent request (200)."""
+    """Queue one document for extraction (202), or replay an idempotent request (200).
+
+    A document over the parse limits (time, memory) is refused with 422 `document_invalid`;
+    any other unreadable document becomes a job that failed at submission.
+    """
+    tenant_id = tenant.id
+    router_, source, prep = await run_in_threadpool(_intake, body, settings)
+    if prep is None:  # PDF, DOCX, HTML: parsed in the sandbox, awaited off the event loop
+        await run_in_threadpool(session.commit)  # no pooled connection held while it parses
+        prep = await router_.prepare_async(source=source, filename=body.filename)
+    if prep.invalid is not None and prep.invalid.reason in LIMIT_REASONS:
+        raise ApiError(422, "document_invalid", str(prep.invalid))
+    out, created = await run_in_threadpool(_store, session, tenant_id, body, prep, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return out
+
+
+def _intake(
+    body: JobCreate, settings: Settings
+) -> tuple[DocumentRouter, bytes | str, Prepared | None]:
+    """Check and decode the body; parse it now unless it needs the sandbox (then None)."""
     config = settings.app
     check_webhook_url(body.webhook_url, allow_private=settings.webhook_allow_private)
     source = decode(
@@ -44,7 +76,17 @@ def create_job(
         max_bytes=config.limits.max_document_bytes,
     )
     router_ = DocumentRouter(schema_name=body.schema_name, tier=body.tier, config=config)
-    prep = router_.prepare(source=source, filename=body.filename)
+    return router_, source, router_.prepare_inline(source=source, filename=body.filename)
+
+
+def _store(
+    session: Session,
+    tenant_id: uuid.UUID,
+    body: JobCreate,
+    prep: Prepared,
+    idempotency_key: str | None,
+) -> tuple[JobOut, bool]:
+    """Store the document and its job; owe the webhook of a job that failed at submission."""
     digest = None
     if prep.text is not None:
         digest = document_store.put_document(
@@ -53,7 +95,7 @@ def create_job(
     job, created = job_store.create_job(
         session=session,
         new=new_job(
-            tenant_id=tenant.id,
+            tenant_id=tenant_id,
             prep=prep,
             digest=digest,
             filename=body.filename,
@@ -64,11 +106,9 @@ def create_job(
             webhook_url=body.webhook_url,
         ),
     )
-    if not created:
-        response.status_code = 200
-    elif prep.invalid:  # finished at submission: owe its webhook; the scheduler sends it
+    if created and prep.invalid:  # finished at submission: owe its webhook; the scheduler sends it
         webhook_store.owe_for_job(session=session, job=job)
-    return job_out(job)
+    return job_out(job), created
 
 
 @router.get("/{job_id}", response_model=JobOut, response_model_by_alias=True)

@@ -29,6 +29,7 @@ from scripts.bench import api as bench_api
 from scripts.bench import pipeline as bench_pipeline
 from scripts.bench import raw as bench_raw
 from scripts.bench.env import BenchEnv
+from scripts.bench.pgconns import PeakConnections
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll")
@@ -92,13 +93,15 @@ def _overhead(env: BenchEnv, sizes: Sizes, out: dict[str, Any]) -> list[Row]:
     try:
         bench_pipeline.warm_up(stack, n=100)
         tenant = stack.tenant(concurrency=10_000)
-        run = bench_pipeline.run_documents(
-            stack, tenant, n=sizes.overhead, tag="ovh", timeout=sizes.timeout_s / 3
-        )
+        with PeakConnections(stack.db_url) as conns:  # the connection budget, as really used
+            run = bench_pipeline.run_documents(
+                stack, tenant, n=sizes.overhead, tag="ovh", timeout=sizes.timeout_s / 3
+            )
     finally:
         stack.close()
     ok = run.done.succeeded == run.n
     out["overhead"] = {"jobs_per_s": run.e2e_per_s, "busy_per_s": run.busy_per_s, "ok": ok}
+    out["overhead"]["peak_pg_connections"] = conns.peak
     rows = [
         Row(
             f"overhead: jobs/s end to end ({sizes.overhead} docs, 0 ms)",
@@ -111,6 +114,11 @@ def _overhead(env: BenchEnv, sizes: Sizes, out: dict[str, Any]) -> list[Row]:
         out["overhead"]["ratio"] = ratio
         rows.append(Row("overhead: ratio to raw floor", f"{ratio:.3f}", ">= 0.25", ratio >= 0.25))
     rows.append(Row("overhead: jobs succeeded", f"{run.done.succeeded}/{run.n}", "all", ok))
+    rows.append(
+        Row(
+            "overhead: peak Postgres connections in use", str(conns.peak), "<= 80", conns.peak <= 80
+        )
+    )
     return rows
 
 

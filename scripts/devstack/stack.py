@@ -88,6 +88,11 @@ class Stack:
             ],
         )
 
+    def webhooks(self, *, name: str = "webhooks", concurrency: int = 8) -> None:
+        """Start the webhook delivery worker (the only consumer of the webhook queue)."""
+        args = ["webhooks", "--concurrency", str(concurrency), "--name", name]
+        self._spawn(name, [PY, "-m", "scripts.cli", *args])
+
     def scheduler(self) -> None:
         """Start the scheduler (dispatch and reconciliation)."""
         self._spawn("scheduler", [PY, "-m", "scripts.cli", "scheduler"])

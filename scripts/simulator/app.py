@@ -74,7 +74,7 @@ class Simulator:
 
     async def complete(self, request: Request, provider: Provider) -> Response:
         """Serve one completion request, keeping the in-flight gauges right on every path."""
-        self.stats.arrive()
+        self.stats.arrive(request.headers.get("x-client-request-id"))
         try:
             raw = await request.body()
             try:
@@ -245,6 +245,9 @@ def create_app(state: SimState | None = None) -> Starlette:
     async def recorded(_: Request) -> Response:
         return JSONResponse(list(sim.stats.recorded))
 
+    async def client_request_ids(_: Request) -> Response:
+        return JSONResponse(list(sim.stats.client_request_ids))
+
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -268,6 +271,7 @@ def create_app(state: SimState | None = None) -> Starlette:
             Route("/sim/config", config, methods=["GET", "POST"]),
             Route("/sim/reset", reset, methods=["POST"]),
             Route("/sim/requests", recorded, methods=["GET"]),
+            Route("/sim/client-request-ids", client_request_ids, methods=["GET"]),
             Route("/sim/health", health, methods=["GET"]),
         ],
         lifespan=lifespan,

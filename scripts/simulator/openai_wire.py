@@ -53,14 +53,33 @@ def parse(body: dict[str, Any]) -> Call:
         elif role == "user" and seen.first_user is None:
             seen.first_user = pieces
     target = _target(tools, body.get("tool_choice"), fmt or {}, seen.prompt)
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
     return seen.call(
         model=model,
         messages=messages,
         schema_objs=[*tools, fmt.get("json_schema") if fmt else None],
         target=target,
-        max_tokens=limit if isinstance(limit, int) and limit > 0 else None,
+        max_tokens=_output_limit(body),
     )
+
+
+def _output_limit(body: dict[str, Any]) -> int | None:
+    """The output cap: `max_completion_tokens` and the older `max_tokens`, each at least 1."""
+    limits: list[int] = []
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise WireError(400, f"Invalid type for '{name}': expected an integer.", name)
+        if value < 1:
+            raise WireError(
+                400,
+                f"Invalid '{name}': integer below minimum value. "
+                f"Expected a value >= 1, but got {value} instead.",
+                name,
+            )
+        limits.append(value)
+    return min(limits) if limits else None  # both given: the output stays within each
 
 
 def _check_tool_sequence(messages: list[dict[str, Any]]) -> None:

@@ -93,6 +93,9 @@ class ModelStats:
     by_status: dict[str, int] = field(default_factory=dict)
 
 
+CLIENT_IDS_KEPT = 200_000
+
+
 class Stats:
     """Request counters, in-flight gauges and the in-flight time series."""
 
@@ -112,6 +115,8 @@ class Stats:
         }
         self.samples: deque[tuple[float, int]] = deque(maxlen=MAX_SAMPLES)
         self.recorded: deque[dict[str, Any]] = deque(maxlen=1)
+        # The X-Client-Request-Id of every request seen: fault tests match it to the ledger.
+        self.client_request_ids: deque[str] = deque(maxlen=CLIENT_IDS_KEPT)
 
     def model(self, name: str) -> ModelStats:
         """The counters of one model, created on first use."""
@@ -120,9 +125,11 @@ class Stats:
             found = self.models[name] = ModelStats()
         return found
 
-    def arrive(self) -> None:
+    def arrive(self, client_request_id: str | None = None) -> None:
         """A provider request arrived (counted before its body is even parsed)."""
         self.requests += 1
+        if client_request_id:
+            self.client_request_ids.append(client_request_id)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
 

@@ -51,6 +51,8 @@ def make_app() -> Celery:
         worker_hijack_root_logger=False,
         # threads, with a cancel that cold shutdown can use
         worker_pool="tasks.celery.pool:TaskPool",
+        # survives a broker that drops the connection (tasks/celery/consumer.py)
+        worker_consumer="tasks.celery.consumer:Consumer",
         # SIGTERM (remapped to a cold shutdown by `docqueue worker`): stop consuming, let
         # running jobs finish for the grace period, then hand back the rest (tasks/shutdown.py).
         worker_soft_shutdown_timeout=cfg.shutdown_grace_s,
@@ -80,6 +82,15 @@ def _child_logging(**_: Any) -> None:
     configure_logging(get_settings())
 
 
+def _worker_pools(**_: Any) -> None:
+    """This process is a worker: its Postgres pool takes `[pools.worker]`'s size."""
+    from storage.db import set_process_kind
+    from tasks.observability.pools import register_pool_metrics
+
+    set_process_kind("worker")
+    register_pool_metrics()  # its /metrics (if served) reports the pool and its faults
+
+
 def _worker_metrics(**_: Any) -> None:
     """Serve this worker's /metrics (see tasks.observability.metrics for the port scheme)."""
     from tasks.observability.metrics import serve_worker_metrics
@@ -87,7 +98,26 @@ def _worker_metrics(**_: Any) -> None:
     serve_worker_metrics(get_settings())
 
 
+def _worker_beacon(**_: Any) -> None:
+    """A worker consuming a tier queue keeps a liveness key, so a dead one's jobs return fast."""
+    from tasks.worker.heartbeat import start_beacon
+    from tasks.worker.runtime import get_runtime
+
+    if set(app.amqp.queues.consume_from) <= {WEBHOOK_QUEUE}:
+        return  # the webhook consumer claims no job: nothing of it to reclaim
+    settings = get_settings()
+    cfg = settings.app.dispatch
+    start_beacon(
+        redis_url=settings.redis_url,
+        worker_id=get_runtime().worker_id,  # the name its claims write into jobs.worker
+        ttl_s=cfg.liveness_ttl_s,
+        beat_s=cfg.liveness_beat_s,
+    )
+
+
 # Plain connect calls (celery's decorators are untyped); strong refs, the module owns them.
 signals.setup_logging.connect(_setup_logging, weak=False)
 signals.worker_process_init.connect(_child_logging, weak=False)
+signals.worker_init.connect(_worker_pools, weak=False)
 signals.worker_init.connect(_worker_metrics, weak=False)
+signals.worker_ready.connect(_worker_beacon, weak=False)

@@ -18,7 +18,7 @@ from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
 from storage.db import JOBS_CHANNEL, session_scope
 from tasks.celery.publish import publish_jobs
-from tasks.dispatch.reconciler import reconcile_once
+from tasks.dispatch.reconciler import Recovery, reconcile_once
 from tasks.engine.ports import KillSwitch
 from tasks.errors import Paused
 from tasks.flow.killswitch import RedisKillSwitch
@@ -77,7 +77,9 @@ def run_forever() -> None:
     poll = settings.app.dispatch.poll_interval_s
     conn: psycopg.Connection[tuple[object, ...]] | None = None
     last_reconcile = 0.0
-    switch = RedisKillSwitch(redis.Redis.from_url(settings.redis_url, socket_timeout=5))
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    switch = RedisKillSwitch(client)
+    recovery = Recovery.for_settings(settings, client)
     log.info("scheduler_started")
     while not stop:
         try:
@@ -85,10 +87,10 @@ def run_forever() -> None:
                 conn = _listener(settings)
             sent = dispatch_once(settings=settings, killswitch=switch)
             if time.monotonic() - last_reconcile > RECONCILE_EVERY_S:
-                reconcile_once(settings=settings)
+                sent += reconcile_once(settings=settings, recovery=recovery)
                 last_reconcile = time.monotonic()
             if sent:
-                continue  # more may be waiting: loop without sleeping
+                continue  # more may be waiting (or just requeued): loop without sleeping
             select_mod.select([conn.fileno()], [], [], poll)
             for _ in conn.notifies(timeout=0, stop_after=1000):
                 pass

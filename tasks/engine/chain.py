@@ -23,6 +23,7 @@ from tasks.observability import metrics
 
 log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
+REASK_OVERHEAD = 500  # tokens a re-ask adds beyond the last answer (the validation errors)
 
 
 def call_chain(
@@ -95,25 +96,8 @@ def call_model(
                 attempts=attempt - 1,
                 last_status=status,
             )
-        worst = worst_case_cost(
-            model=model_cfg,
-            input_tokens=est_in,
-            max_output_tokens=tier_cfg.max_output_tokens,
-            calls=tier_cfg.max_reasks + 1,
-            day=engine.today(),
-        )
-        hold = engine.budget.reserve(worst)
-        spent = Decimal(0)
-        actual_in = 0
-
-        def sink(record: CallRecord) -> None:
-            nonlocal spent, actual_in
-            cost = call_cost(model=model_cfg, usage=record.usage, day=engine.today())
-            spent += cost
-            actual_in += record.usage.input_tokens
-            metrics.record_call(record, cost)
-            engine.sink(Billed(record, cost, chunk))
-
+        tally = _Tally(engine, model, chunk, est_in, tier_cfg.max_output_tokens)
+        hold = engine.budget.reserve(tally.worst(calls=tier_cfg.max_reasks + 1))
         try:
             engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
             with engine.limiter.slot(key=model, cap=model_cfg.concurrency):
@@ -124,7 +108,8 @@ def call_model(
                     response_model=response_model,
                     max_reasks=tier_cfg.max_reasks,
                     max_output_tokens=tier_cfg.max_output_tokens,
-                    sink=sink,
+                    sink=tally.sink,
+                    opener=tally.open,
                 )
         except ValidationError as exc:
             # the provider answered; it is healthy
@@ -166,36 +151,110 @@ def call_model(
             _bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
             return parsed
         finally:
-            _bookkeep("budget_settle", hold.settle, spent)
-            if actual_in:
+            _bookkeep("budget_settle", hold.settle, tally.owed)
+            if tally.actual_in:
                 _bookkeep(
                     "bucket_correct",
                     engine.rate.correct,
                     key=model,
                     estimated=est_in,
-                    actual=actual_in,
+                    actual=tally.actual_in,
                     per_minute=model_cfg.tokens_per_minute,
                 )
     raise ProviderError("retries exhausted", attempts=cfg.retry.max_attempts, last_status=status)
 
 
-def _bookkeep(step: str, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+class _Tally:
+    """One transport attempt's calls: opens each row before it is sent, prices each answer."""
+
+    def __init__(
+        self, engine: Engine, model: str, chunk: int | None, est_in: int, max_out: int
+    ) -> None:
+        self.engine, self.model, self.chunk, self.est_in = engine, model, chunk, est_in
+        self.model_cfg = engine.config.models[model]
+        self.max_out = max_out
+        self.spent = Decimal(0)
+        self.actual_in = 0
+        self.opened = 0
+        self.unanswered: dict[int, Decimal] = {}  # sent, no answer yet: row id -> reserved
+
+    @property
+    def owed(self) -> Decimal:
+        """What the hold settles to: the answered calls, and the worst case of the rest.
+
+        A call that never answered keeps its in-flight row, which the reconciler closes as
+        `unknown` at that worst case; settling the same amount keeps spend equal to the ledger.
+        """
+        return self.spent + sum(self.unanswered.values(), Decimal(0))
+
+    def _one(self, index: int) -> Decimal:
+        # Call `index` (0-based) resends the prompt plus each earlier answer and its errors.
+        return worst_case_cost(
+            model=self.model_cfg,
+            input_tokens=self.est_in + index * (self.max_out + REASK_OVERHEAD),
+            max_output_tokens=self.max_out,
+            calls=1,
+            day=self.engine.today(),
+        )
+
+    def worst(self, *, calls: int) -> Decimal:
+        """The most `calls` answers (the first and its re-asks) can cost: the hold."""
+        return sum((self._one(i) for i in range(calls)), Decimal(0))
+
+    def open(self) -> int | None:
+        """Open the next call's ledger row at its worst case (a re-ask resends more)."""
+        reserved = self._one(self.opened)
+        self.opened += 1
+        call_id = self.engine.ledger.open(
+            provider=self.model_cfg.provider,
+            model=self.model,
+            chunk=self.chunk,
+            reserved_usd=reserved,
+        )
+        if call_id is not None:
+            self.unanswered[call_id] = reserved
+        return call_id
+
+    def sink(self, record: CallRecord) -> None:
+        """Price an answered call and complete its ledger row."""
+        cost = call_cost(model=self.model_cfg, usage=record.usage, day=self.engine.today())
+        self.actual_in += record.usage.input_tokens
+        metrics.record_call(record, cost)
+        reserved = self.unanswered.pop(record.call_id, None) if record.call_id is not None else None
+        # The provider answered: a ledger blip must not turn that into a retry. A row not
+        # completed here stays at its reserved cost (the reconciler closes it as unknown),
+        # and the hold settles to what the row will say.
+        closed = _bookkeep(
+            "ledger_close", self.engine.ledger.close, Billed(record, cost, self.chunk)
+        )
+        self.spent += cost if closed is not False or reserved is None else reserved
+
+
+def _bookkeep(step: str, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run one post-call bookkeeping step; a failure is logged and counted, never raised.
 
     Once the provider has answered, the call happened and is billed: a Redis or Postgres
     blip here must not turn that answer into a retry (a second, billed call). Leases and
-    buckets heal by their TTLs; a settle that failed is closed by the reconciler.
+    buckets heal by their TTLs; a settle that failed is closed by the reconciler. Returns
+    the step's result, or False when it failed.
     """
     try:
-        action(*args, **kwargs)
+        return action(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the engine sees ports, not their backends' errors
         metrics.BOOKKEEPING_FAILURES.labels(step=step).inc()
         log.warning("bookkeeping_failed", step=step, error=type(exc).__name__)
+        return False
 
 
 def brief(exc: ValidationError) -> str:
-    """The first validation error, short enough for a job's error message."""
+    """The first validation error, short enough for a job's error message.
+
+    "<n> error(s); first: <field path> [<error type>]: <message>". The message may quote the
+    document (it is the tenant's to read); logs keep only what precedes it
+    (tasks.worker.finished).
+    """
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{len(errors)} error(s); first: {where}: {first.get('msg', '')}"[:500]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+    kind = first.get("type", "unknown")
+    return f"{len(errors)} error(s); first: {where} [{kind}]: {first.get('msg', '')}"[:500]

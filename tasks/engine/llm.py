@@ -1,7 +1,9 @@
 """One structured call to one model through instructor, with every provider response billed.
 
 The SDKs never retry (max_retries=0) and instructor re-asks only on parse and validation
-errors, so each transport attempt is visible here and lands in the ledger.
+errors, so each transport attempt is visible here and lands in the ledger. Each request's
+ledger row is opened by an httpx request hook, the last step before bytes leave: if the row
+cannot be written, the request is never sent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +41,10 @@ class CallRecord:
     latency_ms: int
     outcome: str  # ok | validation_error | http_429 | timeout | ...
     status_code: int | None = None
+    call_id: int | None = None  # the ledger row opened before the request was sent
+
+
+Opener = Callable[[], int | None]  # writes a call's in-flight ledger row; returns its id
 
 
 def _usage_of(provider: str, response: Any) -> TokenUsage:
@@ -63,19 +70,24 @@ class Clients:
         # pooled clients through their factories so the types always match the SDK.
         timeout = openai.Timeout(cfg.sdk_timeout_s, connect=cfg.sdk_connect_timeout_s)
         limits = httpx2.Limits(max_connections=256, max_keepalive_connections=128)
+        hooks = {"request": [_open_ledger_row]}
         self._openai = openai.OpenAI(
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
             max_retries=0,
             timeout=timeout,
-            http_client=openai.DefaultHttpxClient(limits=limits, timeout=timeout),
+            http_client=openai.DefaultHttpxClient(
+                limits=limits, timeout=timeout, event_hooks=hooks
+            ),
         )
         self._anthropic = anthropic.Anthropic(
             api_key=settings.anthropic_api_key,
             base_url=settings.anthropic_base_url,
             max_retries=0,
             timeout=timeout,
-            http_client=anthropic.DefaultHttpxClient(limits=limits, timeout=timeout),
+            http_client=anthropic.DefaultHttpxClient(
+                limits=limits, timeout=timeout, event_hooks=hooks
+            ),
         )
         self.openai = instructor.from_openai(self._openai, mode=instructor.Mode.TOOLS)
         self.anthropic = instructor.from_anthropic(self._anthropic, mode=instructor.Mode.TOOLS)
@@ -89,10 +101,14 @@ class Clients:
 class _Recorder:
     """Per-call instructor hooks that turn each provider response or error into a record."""
 
-    def __init__(self, model: str, provider: str, sink: Callable[[CallRecord], None]) -> None:
-        self.model, self.provider, self.sink = model, provider, sink
+    def __init__(
+        self, model: str, provider: str, opener: Opener, sink: Callable[[CallRecord], None]
+    ) -> None:
+        self.model, self.provider, self.opener, self.sink = model, provider, opener, sink
         self.started = time.monotonic()
         self.pending: CallRecord | None = None
+        self.call_id: int | None = None
+        self.open_error: Exception | None = None
         self.lock = threading.Lock()
 
     def flush(self) -> None:
@@ -101,15 +117,27 @@ class _Recorder:
             self.sink(self.pending)
             self.pending = None
 
-    def on_kwargs(self, *_: Any, **__: Any) -> None:
+    def on_send(self) -> None:
+        """The request is about to leave: open its ledger row first (raising stops it)."""
         self.flush()
+        try:
+            self.call_id = self.opener()
+        except Exception as exc:
+            self.open_error = exc
+            raise
         self.started = time.monotonic()
+
+    def _sent_id(self) -> int | None:
+        call_id, self.call_id = self.call_id, None
+        return call_id
 
     def on_response(self, response: Any, *_: Any, **__: Any) -> None:
         self.flush()
         latency = int((time.monotonic() - self.started) * 1000)
         usage = _usage_of(self.provider, response)
-        self.pending = CallRecord(self.model, self.provider, usage, latency, "ok", 200)
+        self.pending = CallRecord(
+            self.model, self.provider, usage, latency, "ok", 200, self._sent_id()
+        )
 
     def on_parse_error(self, *_: Any, **__: Any) -> None:
         if self.pending is not None:
@@ -117,18 +145,34 @@ class _Recorder:
 
     def on_error(self, error: Exception, *_: Any, **__: Any) -> None:
         self.flush()
+        if self.open_error is not None:
+            return  # the ledger refused the row, so the request never left: nothing to bill
         latency = int((time.monotonic() - self.started) * 1000)
         status = getattr(error, "status_code", None)
         outcome = f"http_{status}" if status else type(error).__name__.lower()[:32]
-        self.sink(CallRecord(self.model, self.provider, TokenUsage(0, 0), latency, outcome, status))
+        usage = TokenUsage(0, 0)
+        self.sink(
+            CallRecord(self.model, self.provider, usage, latency, outcome, status, self._sent_id())
+        )
 
     def hooks(self) -> Hooks:
         hooks = Hooks()
-        hooks.on(HookName.COMPLETION_KWARGS, self.on_kwargs)
         hooks.on(HookName.COMPLETION_RESPONSE, self.on_response)
         hooks.on(HookName.PARSE_ERROR, self.on_parse_error)
         hooks.on(HookName.COMPLETION_ERROR, self.on_error)
         return hooks
+
+
+_SENDING: ContextVar[_Recorder | None] = ContextVar("docqueue_sending", default=None)
+
+
+def _open_ledger_row(request: Any) -> None:
+    """httpx request hook: the call in progress on this thread opens its ledger row."""
+    recorder = _SENDING.get()
+    if recorder is not None:
+        recorder.on_send()
+        if recorder.call_id is not None:  # OpenAI's tracing header: ties the call to its row
+            request.headers["X-Client-Request-Id"] = f"docqueue-call-{recorder.call_id}"
 
 
 def reask_policy(max_reasks: int) -> Retrying:
@@ -171,18 +215,22 @@ def extract(
     max_reasks: int,
     max_output_tokens: int,
     sink: Callable[[CallRecord], None],
+    opener: Opener = lambda: None,
 ) -> BaseModel:
     """Run one structured extraction; every provider response is passed to `sink`.
 
-    Raises the provider's own exception, or ValidationError after the last re-ask.
+    `opener` runs before each request is sent and writes its ledger row. Raises the
+    provider's own exception, ValidationError after the last re-ask, or the opener's error
+    (the request then never left).
     """
-    recorder = _Recorder(model, provider, sink)
+    recorder = _Recorder(model, provider, opener, sink)
     client = clients.openai if provider == "openai" else clients.anthropic
     kwargs: dict[str, Any] = {"max_tokens": max_output_tokens}
     if provider == "anthropic":
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         kwargs["system"] = system
         messages = [m for m in messages if m["role"] != "system"]
+    token = _SENDING.set(recorder)
     try:
         return client.chat.completions.create(
             model=model,
@@ -192,7 +240,12 @@ def extract(
             hooks=recorder.hooks(),
             **kwargs,
         )
-    except InstructorRetryException as exc:
-        raise unwrap(exc) from exc
+    except Exception as exc:
+        if recorder.open_error is not None:  # the SDK wrapped it as a connection error
+            raise recorder.open_error from exc
+        if isinstance(exc, InstructorRetryException):
+            raise unwrap(exc) from exc
+        raise
     finally:
+        _SENDING.reset(token)
         recorder.flush()  # the last response is billed even if parsing raised

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -25,6 +25,20 @@ class Billed:
     record: CallRecord
     cost_usd: Decimal
     chunk: int | None
+
+
+class CallLedger(Protocol):
+    """One job's ledger: a row opened before each call is sent, completed when it answers."""
+
+    def open(
+        self, *, provider: str, model: str, chunk: int | None, reserved_usd: Decimal
+    ) -> int | None:
+        """Write the call's in-flight row at its reserved cost (raise: do not send it)."""
+        ...
+
+    def close(self, billed: Billed) -> bool:
+        """Complete the call's row with its cost; False if it was billed as unknown first."""
+        ...
 
 
 @dataclass
@@ -47,7 +61,7 @@ class Engine:
     breaker: CircuitBreaker
     budget: Budget
     killswitch: KillSwitch
-    sink: Callable[[Billed], None]
+    ledger: CallLedger
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], dt.date] = field(default=lambda: dt.datetime.now(dt.UTC).date())

@@ -10,6 +10,19 @@ from dataclasses import dataclass
 
 PREFIX = "dq"
 KILLSWITCH = f"{PREFIX}:killswitch"  # set = on; its value is JSON {"reason", "since"}
+# A random value per Redis dataset, set (NX) by the reconciler: a new value means Redis lost
+# its data (restart without persistence, FLUSHALL), and with it every queued message.
+EPOCH = f"{PREFIX}:epoch"
+
+
+def worker_alive(worker: str) -> str:
+    """The short-lived key a worker process rewrites while it lives (`jobs.worker` names it)."""
+    return f"{PREFIX}:worker:{worker}:alive"
+
+
+def webhook_slots(tenant_id: str) -> str:
+    """The semaphore key bounding one tenant's webhook deliveries in flight."""
+    return f"webhooks:{tenant_id}"
 
 
 @dataclass(frozen=True)

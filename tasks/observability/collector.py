@@ -24,6 +24,7 @@ from storage.db import session_scope
 from tasks.dispatch.queues import WEBHOOK_QUEUE, queue_name
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.semaphore import RedisSlotLimiter
+from tasks.observability.pools import collect_pools, describe_pools
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +108,7 @@ class StateCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         """The families, without touching Postgres or Redis (used at registration)."""
-        return iter(_families().values())
+        return iter([*_families().values(), *describe_pools()])
 
     def collect(self) -> Iterator[Metric]:
         """Read every source now; a failed source is reported, not raised."""
@@ -120,7 +121,8 @@ class StateCollector(Collector):
             except Exception as exc:  # noqa: BLE001 - a scrape must still answer
                 log.warning("metrics_source_failed", source=source, error=repr(exc)[:300])
                 up.add_metric([source], 0.0)
-        return iter(fams.values())
+        # and this API process's own Postgres pool (per process, unlike the rest)
+        return iter([*fams.values(), *collect_pools()])
 
     def _postgres(self, fams: dict[str, Family]) -> None:
         oldest: dict[str, float] = dict.fromkeys(TIERS, 0.0)

@@ -19,6 +19,11 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<![\w.:])\+?\d[\d\s().-]{7,}\d(?![\w.:])")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")
+# str(pydantic.ValidationError), in a traceback or a caller's `error=str(exc)`, quotes every
+# bad value and a message that may quote more: "  Value error, 'Invoice ACME' ... [type=
+# value_error, input_value='Invoice ACME ...', input_type=str]". The field path (the line
+# above it) and the error type stay; the rest of the line goes.
+_PYDANTIC_ERROR = re.compile(r"(?m)^([ \t]+)\S[^\n]*?(\[type=[\w.-]+)[^\n]*$")
 # Keys that may never reach a log line, whatever a caller binds.
 _FORBIDDEN = frozenset({"text", "content", "content_base64", "document", "api_key"})
 # Structural values we set ourselves: never free text, and a UUID's all-digit groups
@@ -38,7 +43,9 @@ def _phone(match: re.Match[str]) -> str:
 
 
 def redact(value: str) -> str:
-    """Mask emails and phone numbers in free text."""
+    """Mask emails and phone numbers in free text, and the values pydantic errors quote."""
+    if "[type=" in value:  # the common case skips the multi-line pattern
+        value = _PYDANTIC_ERROR.sub(r"\1\2]", value)
     return _PHONE.sub(_phone, _EMAIL.sub("[email]", value))
 
 

@@ -7,6 +7,7 @@ Deliveries are owed in Postgres (storage/webhooks.py) and attempted by a Celery 
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import uuid
@@ -28,6 +29,7 @@ from tasks.webhooks.netguard import (
     system_resolver,
 )
 from tasks.webhooks.signing import SIGNATURE_HEADER, encode, sign
+from tasks.webhooks.slots import TenantSlots, busy_wait_s
 
 log = structlog.get_logger(__name__)
 
@@ -40,10 +42,19 @@ def backoff_s(attempt: int, cfg: WebhookConfig) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def http_post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+def http_post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    *,
+    connect_timeout_s: float | None = None,
+) -> int:
     """POST to the checked address (no redirects, no proxies); returns the status code."""
     sni = {"sni_hostname": target.host} if target.connect_url.startswith("https:") else {}
-    with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
+    # A short connect timeout: a dead host must not hold a consumer thread for the whole read.
+    timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s or timeout_s)
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         response = client.post(
             target.connect_url,
             content=body,
@@ -57,11 +68,42 @@ def deliver(
     *,
     delivery_id: uuid.UUID,
     settings: Settings,
-    post: Post = http_post,
+    post: Post | None = None,
     resolver: Resolver = system_resolver,
     db_url: str | None = None,
+    slots: TenantSlots | None = None,
 ) -> float | None:
-    """Make one attempt; return seconds until the next one, or None when nothing is left."""
+    """Make one attempt; return seconds until the next one, or None when nothing is left.
+
+    With `slots`, the attempt first takes one of its tenant's delivery slots; when they are
+    all busy it is postponed (no attempt counted) and the seconds to wait are returned.
+    """
+    cfg = settings.app.webhooks
+    send = post or functools.partial(http_post, connect_timeout_s=cfg.connect_timeout_s)
+    if slots is None:
+        return _attempt(delivery_id, settings, send, resolver, db_url)
+    with session_scope(db_url) as session:
+        tenant_id = store.due_tenant(session=session, delivery_id=delivery_id)
+    if tenant_id is None:
+        return None  # delivered, given up, leased, or a duplicate message ahead of its time
+    with slots.hold(tenant_id) as got:
+        if got:
+            return _attempt(delivery_id, settings, send, resolver, db_url)
+    wait = busy_wait_s(cfg.busy_retry_s)
+    with session_scope(db_url) as session:
+        # Moved only if still due: of two messages for one delivery, one keeps waiting.
+        moved = store.postpone(session=session, delivery_id=delivery_id, seconds=wait)
+    return wait if moved else None
+
+
+def _attempt(
+    delivery_id: uuid.UUID,
+    settings: Settings,
+    post: Post,
+    resolver: Resolver,
+    db_url: str | None,
+) -> float | None:
+    """Claim the delivery's next attempt and POST it (see `deliver`)."""
     cfg = settings.app.webhooks
     with session_scope(db_url) as session:
         claimed = store.claim(session=session, delivery_id=delivery_id, lease_s=cfg.timeout_s + 30)

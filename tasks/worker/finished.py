@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import structlog
 
+from schemas.jobs import ErrorType
 from storage import jobs as job_store
 from storage import webhooks as webhook_store
 from storage.db import session_scope
@@ -13,6 +15,23 @@ from tasks.celery.publish import publish_webhooks
 from tasks.observability import metrics
 
 log = structlog.get_logger(__name__)
+
+# tasks.engine.chain.brief writes "<n> error(s); first: <field path> [<type>]: <message>".
+# The message may quote document values ("'Invoice ACME ...': amount is ..."); the field
+# path and the pydantic error type before it are ours, so that head is all a log keeps.
+_VALIDATION_HEAD = re.compile(r"\d+ error\(s\); first: [^\[\]\n]*\[[\w.-]+\]")
+
+
+def loggable_error(error_type: str | None, message: str | None) -> str | None:
+    """A job's stored error message as a log line may carry it: no document-derived values."""
+    if not message:
+        return message
+    if error_type == ErrorType.VALIDATION_FAILED:
+        head = _VALIDATION_HEAD.search(message)
+        return message[: head.end()] if head else "[omitted]"
+    if error_type == ErrorType.INTERNAL:  # "<Exception>: <str(exc)>": any text at all
+        return message.partition(":")[0]
+    return message  # our own wording, or the provider's (redacted like every log field)
 
 
 def on_job_finished(job_id: uuid.UUID) -> None:
@@ -37,7 +56,7 @@ def on_job_finished(job_id: uuid.UUID) -> None:
                 chunks=job.chunks,
                 cache_hit=job.cache_hit,
                 error_type=job.error_type,
-                error=job.error_message,
+                error=loggable_error(job.error_type, job.error_message),
                 input_tokens=job.input_tokens,
                 output_tokens=job.output_tokens,
                 cost_usd=float(job.cost_usd),

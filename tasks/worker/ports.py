@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.jobs import JobStatus
-from storage.ledger import CallRow
+from storage.ledger import CallResult, CallRow
 from storage.models import Job
 
 
@@ -53,6 +53,14 @@ class JobStore(Protocol):
 
     def record_call(self, *, row: CallRow) -> None:
         """Append one billed provider call to the ledger."""
+        ...
+
+    def open_call(self, *, row: CallRow) -> int:
+        """Write a call's in-flight row before it is sent; its id."""
+        ...
+
+    def close_call(self, *, call_id: int, result: CallResult) -> bool:
+        """Complete an opened call; False if the reconciler had closed it as unknown."""
         ...
 
     def on_finished(self, *, job_id: uuid.UUID) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from enum import StrEnum
 
@@ -13,13 +12,12 @@ import structlog
 from schemas.config import Tier
 from schemas.extraction.registry import get_schema
 from schemas.jobs import ErrorType, JobStatus
-from storage.ledger import CallRow
 from storage.models import Job
 from tasks.engine import pipeline
-from tasks.engine.models import Billed
 from tasks.errors import TaskError
 from tasks.worker.heartbeat import Heartbeat
 from tasks.worker.held import DRAINING, DrainAware, holding
+from tasks.worker.ledger import AttemptLedger
 from tasks.worker.ports import Terminal
 from tasks.worker.runtime import Runtime
 
@@ -78,33 +76,12 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Di
                 JobStatus.SUCCEEDED, earlier.result, earlier.model, earlier.chunks, cache_hit=True
             )
             return _finish(runtime, job, done)
-    seq = itertools.count(1)
-
-    def sink(billed: Billed) -> None:
-        rec = billed.record
-        runtime.store.record_call(
-            row=CallRow(
-                job_id=job_id,
-                tenant_id=tenant_id,
-                attempt=attempt,
-                seq=next(seq),
-                tier=tier,
-                provider=rec.provider,
-                model=rec.model,
-                chunk=billed.chunk,
-                input_tokens=rec.usage.input_tokens,
-                output_tokens=rec.usage.output_tokens,
-                cached_tokens=rec.usage.cached_tokens,
-                cost_usd=billed.cost_usd,
-                latency_ms=rec.latency_ms,
-                outcome=rec.outcome,
-                status_code=rec.status_code,
-            )
-        )
-
+    ledger = AttemptLedger(
+        store=runtime.store, job_id=job_id, tenant_id=tenant_id, attempt=attempt, tier=tier
+    )
     try:
         spec = get_schema(job.schema_name)
-        engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, sink=sink)
+        engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, ledger=ledger)
         engine.killswitch = DrainAware(engine.killswitch)
         with Heartbeat(runtime.store, job_id, attempt, lease_s, lease_s / 4):
             outcome = pipeline.run(

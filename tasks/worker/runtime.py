@@ -14,7 +14,7 @@ import redis
 
 from schemas.config import Settings, get_settings
 from tasks.engine.llm import Clients, extract
-from tasks.engine.models import Billed, Engine, Extract
+from tasks.engine.models import CallLedger, Engine, Extract
 from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.bucket import RedisTokenBucket
@@ -44,10 +44,8 @@ class Runtime:
     worker_id: str = field(default_factory=_default_worker_id)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def engine(
-        self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, sink: Callable[[Billed], None]
-    ) -> Engine:
-        """An engine for one job, bound to its tenant's budget and the job's ledger sink."""
+    def engine(self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, ledger: CallLedger) -> Engine:
+        """An engine for one job, bound to its tenant's budget and the attempt's ledger."""
         return Engine(
             config=self.settings.app,
             extract=self.extract,
@@ -56,7 +54,7 @@ class Runtime:
             breaker=self.breaker,
             budget=self.budget_for(tenant_id, job_id),
             killswitch=self.killswitch,
-            sink=sink,
+            ledger=ledger,
         )
 
     def close(self) -> None:

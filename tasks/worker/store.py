@@ -1,14 +1,34 @@
-"""The worker's job store on Postgres: each verb one short transaction (or autocommit)."""
+"""The worker's job store on Postgres: each verb one short transaction (or autocommit).
+
+Writes meet a refused or dropped connection with a retry (storage/retrying.py). Each is
+safe to repeat: lease and release are fenced by the attempt; a finish or a ledger row
+whose first try may have committed before its answer was lost is checked before it is
+written again.
+"""
 
 from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schemas.config import get_settings
+from schemas.jobs import JobStatus
 from storage import jobs as job_store
 from storage.db import session_scope
 from storage.documents import get_document_text
-from storage.ledger import CallRow, record_call
-from storage.models import Job
+from storage.ledger import (
+    IN_FLIGHT,
+    UNKNOWN,
+    CallResult,
+    CallRow,
+    close_call,
+    open_call,
+    record_call,
+)
+from storage.models import Job, LlmCall
+from storage.retrying import retry_transient
 from tasks.worker.finished import on_job_finished
 from tasks.worker.ports import Terminal
 
@@ -31,51 +51,140 @@ class PostgresJobStore:
         return job, text
 
     def renew_lease(self, *, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool:
-        """Extend the attempt's lease (fenced)."""
-        with session_scope() as session:
-            return job_store.renew_lease(
-                session=session, job_id=job_id, attempt=attempt, lease_s=lease_s
-            )
+        """Extend the attempt's lease (fenced, and repeating it only extends it again)."""
+
+        def renew() -> bool:
+            with session_scope(autocommit=True) as session:  # one UPDATE
+                return job_store.renew_lease(
+                    session=session, job_id=job_id, attempt=attempt, lease_s=lease_s
+                )
+
+        return retry_transient("renew_lease", renew)
 
     def release(self, *, job_id: uuid.UUID, attempt: int) -> bool:
         """Hand the attempt back to the queue (fenced)."""
-        with session_scope() as session:
-            return job_store.release(session=session, job_id=job_id, attempt=attempt)
+        tries = 0
+
+        def release() -> bool:
+            nonlocal tries
+            tries += 1
+            with session_scope() as session:
+                if job_store.release(session=session, job_id=job_id, attempt=attempt):
+                    return True
+                # a retry: did the first try commit before its answer was lost?
+                return tries > 1 and _landed(session, job_id, attempt, JobStatus.QUEUED)
+
+        return retry_transient("release", release)
 
     def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> bool:
         """Write the terminal state (fenced); the UPDATE is atomic on its own."""
-        with session_scope(autocommit=True) as session:
-            return job_store.finish(
-                session=session,
-                job_id=job_id,
-                attempt=attempt,
-                status=outcome.status,
-                result=outcome.result,
-                model=outcome.model,
-                chunks=outcome.chunks,
-                cache_hit=outcome.cache_hit,
-                error_type=outcome.error_type,
-                error_message=outcome.error_message,
-            )
+        tries = 0
+
+        def finish() -> bool:
+            nonlocal tries
+            tries += 1
+            with session_scope(autocommit=True) as session:
+                if job_store.finish(
+                    session=session,
+                    job_id=job_id,
+                    attempt=attempt,
+                    status=outcome.status,
+                    result=outcome.result,
+                    model=outcome.model,
+                    chunks=outcome.chunks,
+                    cache_hit=outcome.cache_hit,
+                    error_type=outcome.error_type,
+                    error_message=outcome.error_message,
+                ):
+                    return True
+                # Fenced, or a retry whose first try committed before its answer was lost:
+                # then the row already shows this attempt's outcome, and it is ours.
+                return tries > 1 and _landed(session, job_id, attempt, outcome.status)
+
+        wall = get_settings().app.db_retry.terminal_max_wall_s
+        return retry_transient("finish", finish, max_wall_s=wall)
 
     def find_reusable(self, *, job: Job, model: str) -> Job | None:
         """An earlier identical extraction of the same tenant, if any."""
-        with session_scope() as session:
-            return job_store.find_reusable(
-                session=session,
-                tenant_id=job.tenant_id,
-                document_sha256=job.document_sha256 or "",
-                schema_name=job.schema_name,
-                schema_version=job.schema_version,
-                prompt_version=job.prompt_version,
-                model=model,
-            )
+
+        def find() -> Job | None:
+            with session_scope() as session:
+                return job_store.find_reusable(
+                    session=session,
+                    tenant_id=job.tenant_id,
+                    document_sha256=job.document_sha256 or "",
+                    schema_name=job.schema_name,
+                    schema_version=job.schema_version,
+                    prompt_version=job.prompt_version,
+                    model=model,
+                )
+
+        return retry_transient("find_reusable", find)
 
     def record_call(self, *, row: CallRow) -> None:
-        """Append one ledger row."""
-        with session_scope(autocommit=True) as session:  # one INSERT: no BEGIN/COMMIT trips
-            record_call(session=session, row=row)
+        """Append one ledger row (once, even when a retry follows a lost answer)."""
+        tries = 0
+
+        def insert() -> None:
+            nonlocal tries
+            tries += 1
+            with session_scope(autocommit=True) as session:  # one INSERT: no BEGIN/COMMIT trips
+                # The INSERT is not idempotent: on a retry, look for the first try's row
+                # (job, attempt and seq name one call) before writing a second one.
+                if tries == 1 or _recorded(session, row) is None:
+                    record_call(session=session, row=row)
+
+        retry_transient("ledger_insert", insert)
+
+    def open_call(self, *, row: CallRow) -> int:
+        """Write a call's in-flight row before it is sent (once, even across a lost answer)."""
+        tries = 0
+
+        def insert() -> int:
+            nonlocal tries
+            tries += 1
+            with session_scope(autocommit=True) as session:
+                earlier = _recorded(session, row) if tries > 1 else None
+                return earlier if earlier is not None else open_call(session=session, row=row)
+
+        return retry_transient("ledger_open", insert)
+
+    def close_call(self, *, call_id: int, result: CallResult) -> bool:
+        """Complete an opened call with its usage and cost (one fenced UPDATE, retried)."""
+        tries = 0
+
+        def complete() -> bool:
+            nonlocal tries
+            tries += 1
+            with session_scope(autocommit=True) as session:
+                if close_call(session=session, call_id=call_id, result=result):
+                    return True
+                # a retry: the first try may have landed; only the reconciler writes unknown
+                return tries > 1 and _outcome(session, call_id) not in (IN_FLIGHT, UNKNOWN)
+
+        return retry_transient("ledger_close", complete)
 
     def on_finished(self, *, job_id: uuid.UUID) -> None:
         """Count, log and owe the job's webhooks (tasks/worker/finished.py)."""
         on_job_finished(job_id)
+
+
+def _landed(session: Session, job_id: uuid.UUID, attempt: int, status: JobStatus) -> bool:
+    """Whether the job's row shows `attempt` at `status` (an earlier try's write landed)."""
+    row = session.execute(select(Job.status, Job.attempts).where(Job.id == job_id)).first()
+    return row is not None and row.attempts == attempt and row.status == status
+
+
+def _recorded(session: Session, row: CallRow) -> int | None:
+    """The id of this call's row if the ledger holds it already (its job, attempt and seq)."""
+    found = session.execute(
+        select(LlmCall.id)
+        .where(LlmCall.job_id == row.job_id, LlmCall.attempt == row.attempt, LlmCall.seq == row.seq)
+        .limit(1)
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def _outcome(session: Session, call_id: int) -> str | None:
+    """A ledger row's outcome now."""
+    return session.execute(select(LlmCall.outcome).where(LlmCall.id == call_id)).scalar()

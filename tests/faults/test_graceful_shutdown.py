@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Job
-from tests.support.faults import live_leases, running_on, start_worker, worker_id
+from tests.support.faults import audit_ledger, live_leases, running_on, start_worker, worker_id
 from tests.support.seeding import submit
 from tests.support.stacks import FaultStackFactory, WorkerSpec
 from tests.support.waits import wait_until, wait_until_terminal
@@ -52,6 +52,9 @@ def test_sigterm_finishes_short_jobs_hands_back_long_ones_and_exits_within_grace
     assert stranded == set()
     counts = wait_until_terminal(live, len(ids), timeout=120)
     assert counts == {"succeeded": len(ids)}
+    audit = audit_ledger(live)  # calls cut by the hand-back are billed at their worst case
+    assert audit.unbilled == []
+    assert audit.unexplained == []
 
     with live.session() as session:
         rows = session.execute(select(Job.id, Job.worker, Job.attempts)).all()

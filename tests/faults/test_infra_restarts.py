@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Job
-from tests.support.faults import worker_id
+from tests.support.faults import audit_ledger, worker_id
 from tests.support.seeding import seed
 from tests.support.stacks import FaultServers, FaultStackFactory, LiveStack, WorkerSpec
 from tests.support.waits import status_counts, wait_until, wait_until_terminal
@@ -37,7 +37,14 @@ def _batch_with_fault(
     done_before = status_counts(live).get("succeeded", 0)
     counts = wait_until_terminal(live, BATCH, timeout=240)
     recovered = time.monotonic() - hit
-    print(f"\n{label}: {done_before}/{BATCH} done at the fault; terminal {recovered:.1f} s later")
+    audit = audit_ledger(live)
+    print(
+        f"\n{label}: {done_before}/{BATCH} done at the fault; terminal {recovered:.1f} s later; "
+        f"ledger rows {audit.rows}, provider requests {audit.requests}"
+    )
+    # Every call the provider saw is in the ledger, and every row is a call it saw.
+    assert audit.unbilled == []
+    assert audit.unexplained == []
     return counts, recovered
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import BudgetReservation, Job, LlmCall, TenantSpend
-from tests.support.faults import SimSampler
+from tests.support.faults import SimSampler, audit_ledger
 from tests.support.seeding import seed
 from tests.support.stacks import FaultStackFactory, LiveStack, WorkerSpec
 from tests.support.waits import status_counts, wait_until, wait_until_terminal
@@ -67,6 +67,7 @@ def test_storm_of_faults_and_a_dead_primary_keeps_caps_and_budget_and_completes_
         stop.set()
         watcher.join(timeout=5)
     took = time.monotonic() - started
+    audit = audit_ledger(live)
     stats = live.sim("/sim/stats?samples=0")["by_model"]
     with live.session() as session:
         ledger_cost = Decimal(
@@ -85,6 +86,8 @@ def test_storm_of_faults_and_a_dead_primary_keeps_caps_and_budget_and_completes_
     )
 
     assert counts == {"succeeded": BATCH}
+    assert audit.unbilled == [], "the provider saw calls the ledger does not have"
+    assert audit.rows == audit.requests, "with no kill, every row is a request the provider saw"
     assert all(p <= CAP for p in peak.values()), peak
     assert committed
     assert max(committed) <= BUDGET

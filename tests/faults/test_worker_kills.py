@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from storage.models import Job, LlmCall
 from tests.support.faults import (
+    audit_ledger,
     install_terminal_write_audit,
     ok_calls,
     running_on,
@@ -27,7 +28,7 @@ BATCH = 1000
 KILLS = 5
 
 
-def test_five_sigkills_during_a_batch_lose_no_job_and_write_each_result_once(
+def test_five_sigkills_during_a_batch_lose_no_job_write_each_result_once_and_bill_every_call(
     fault_stack: FaultStackFactory,
 ) -> None:
     live = fault_stack(
@@ -73,13 +74,21 @@ def test_five_sigkills_during_a_batch_lose_no_job_and_write_each_result_once(
             .join(Job, Job.id == LlmCall.job_id)
             .where(LlmCall.outcome == "ok", LlmCall.attempt != Job.attempts)
         )
+    audit = audit_ledger(live)
+    with live.session() as session:
+        outcomes = dict(
+            session.execute(select(LlmCall.outcome, func.count()).group_by(LlmCall.outcome)).all()
+        )
     print(
-        f"\n{BATCH} jobs all terminal after {took:.1f} s; "
+        f"\nledger rows {audit.rows} {outcomes}, provider requests {audit.requests}; "
+        f"{BATCH} jobs all terminal after {took:.1f} s; "
         f"in flight at each kill {in_flight_at_kill}; jobs run more than once {retried}; "
         f"ok calls {calls} ({orphan_calls} by killed attempts)"
     )
 
     assert counts == {"succeeded": BATCH}
+    assert audit.unbilled == [], "the provider saw calls the ledger does not have"
+    assert audit.unexplained == [], "rows the provider never saw must be calls cut by a kill"
     assert len(writes) == BATCH
     assert set(writes.values()) == {1}, "a job was written twice"
     assert calls <= BATCH + sum(in_flight_at_kill)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import inspect
 
 from schemas.jobs import JobStatus
-from storage.ledger import CallRow
+from storage.ledger import CallResult, CallRow
 from storage.models import Job
 from tasks.worker.ports import Terminal
 
@@ -99,6 +99,21 @@ class MemoryJobStore:
         """Append one ledger row."""
         with self._lock:
             self.ledger.append(row)
+
+    def open_call(self, *, row: CallRow) -> int:
+        """Append an in-flight row; its index is its id."""
+        with self._lock:
+            self.ledger.append(row)
+            return len(self.ledger) - 1
+
+    def close_call(self, *, call_id: int, result: CallResult) -> bool:
+        """Complete an in-flight row, as the fenced UPDATE does."""
+        with self._lock:
+            row = self.ledger[call_id]
+            if row.outcome != "in_flight":
+                return False
+            self.ledger[call_id] = CallRow(**{**row.__dict__, **result.__dict__})
+            return True
 
     def on_finished(self, *, job_id: uuid.UUID) -> None:
         """Remember that the after-finish duties ran."""

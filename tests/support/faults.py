@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy import func, select, text
 from storage.models import Job, LlmCall
 from tasks.flow.semaphore import RedisSlotLimiter
 from tests.support.stacks import LiveStack, WorkerSpec
+from tests.support.waits import wait_until
 
 LOW_MODELS = ("gpt-4.1-mini", "claude-haiku-4-5")
 
@@ -107,3 +109,39 @@ class SimSampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class LedgerAudit:
+    """The ledger set against the requests the provider saw, call by call."""
+
+    rows: int
+    requests: int
+    unbilled: list[str]  # requests the provider saw with no ledger row: must be empty
+    unexplained: list[int]  # rows the provider never saw that are not `unknown`: must be empty
+
+
+def audit_ledger(live: LiveStack, *, timeout: float = 30.0) -> LedgerAudit:
+    """Wait until no call is in flight, then match every ledger row to a provider request.
+
+    Each request carries its ledger row id (X-Client-Request-Id). A worker killed after
+    opening a row may die before the provider read the request: that row is `unknown`,
+    billed at its reserved cost, and the only kind allowed to have no request.
+    """
+
+    def settled() -> bool:
+        with live.session() as session:
+            in_air = session.scalar(select(func.count()).where(LlmCall.outcome == "in_flight"))
+        return not in_air
+
+    wait_until(settled, timeout=timeout, what="no ledger row in flight")
+    with live.session() as session:
+        outcomes = dict(session.execute(select(LlmCall.id, LlmCall.outcome)).tuples().all())
+    seen = httpx.get(f"{live.sim_url}/sim/client-request-ids", timeout=10).json()
+    ids = {int(s.removeprefix("docqueue-call-")) for s in seen if s.startswith("docqueue-call-")}
+    return LedgerAudit(
+        rows=len(outcomes),
+        requests=len(seen),
+        unbilled=[s for s in seen if int(s.removeprefix("docqueue-call-")) not in outcomes],
+        unexplained=[i for i, o in outcomes.items() if i not in ids and o != "unknown"],
+    )

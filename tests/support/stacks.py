@@ -102,9 +102,13 @@ class StackFactory:
         sim_latency_ms: int = 0,
         scheduler: bool = True,
         extra_env: dict[str, str] | None = None,
+        webhooks: bool = False,
     ) -> LiveStack:
-        """Start a stack; `overrides` replace whole TEST_OVERRIDES tables."""
-        return self.builder.build(
+        """Start a stack; `overrides` replace whole TEST_OVERRIDES tables.
+
+        `webhooks=True` also starts `docqueue webhooks`: tier workers deliver none.
+        """
+        made = self.builder.build(
             LiveStack,
             name=name,
             # top-level tables of `overrides` replace TEST_OVERRIDES' whole tables
@@ -114,6 +118,9 @@ class StackFactory:
             scheduler=scheduler,
             extra_env=extra_env,
         )
+        if webhooks:
+            made.stack.webhooks()
+        return made
 
     def close_all(self) -> None:
         """Close every stack this factory built."""

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from storage import budget as store
 from storage.db import session_scope
 from storage.errors import BudgetExhausted
+from storage.retrying import retry_transient
 from tasks.flow.budget.core import refused
+from tasks.flow.budget.pending import PENDING, PendingSettles
 
 # the name the budget always logged under, before it was split into a package
 log = structlog.get_logger("tasks.flow.budget")
@@ -26,28 +28,44 @@ SessionFactory = Callable[[], AbstractContextManager[Session]]
 class PostgresHold:
     """One open reservation; settling it twice counts once."""
 
-    def __init__(self, *, reservation_id: uuid.UUID, session_factory: SessionFactory) -> None:
+    def __init__(
+        self,
+        *,
+        reservation_id: uuid.UUID,
+        session_factory: SessionFactory,
+        pending: PendingSettles = PENDING,
+    ) -> None:
         self.reservation_id = reservation_id
         self._session_factory = session_factory
+        self._pending = pending
 
     def settle(self, actual_usd: Decimal) -> None:
         """Replace the reservation by the actual cost.
 
-        A database failure here is logged, not raised: the engine settles in `finally`, and
-        the reservation stays open until `storage.budget.release_stale` settles it from the
-        usage ledger, which already holds the truth.
+        A refused or dropped connection is retried with backoff (settling twice counts
+        once). A failure that outlasts the retries is logged, not raised (the engine settles
+        in `finally`), and the settle is kept for the worker's pending-settles thread
+        (tasks/flow/budget/pending.py), which retries it until Postgres answers.
         """
-        try:
+
+        def write() -> None:
             with self._session_factory() as session:
                 store.settle(
                     session=session, reservation_id=self.reservation_id, actual_usd=actual_usd
                 )
+
+        try:
+            retry_transient("budget_settle", write)
         except SQLAlchemyError as exc:
             log.warning(
                 "budget_settle_failed",
                 reservation_id=str(self.reservation_id),
                 actual_usd=str(actual_usd),
-                error=str(exc),
+                error=str(exc)[:300],
+                kept=True,
+            )
+            self._pending.add(
+                reservation_id=self.reservation_id, actual_usd=actual_usd, write=write
             )
 
 

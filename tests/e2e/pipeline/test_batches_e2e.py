@@ -22,6 +22,7 @@ from tests.support.waits import wait_for
 pytestmark = pytest.mark.e2e
 
 STATUSES = {"queued", "running", "succeeded", "failed", "cancelled"}
+BIG = 500  # a batch large enough to page results and interleave with other work
 MEMO = "Memo {tag}-{i}: the quarterly report is due on 2026-03-{day:02d}. Owner: team {i}."
 
 
@@ -81,10 +82,10 @@ def results(client: httpx.Client, batch_id: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in resp.iter_lines() if line]
 
 
-def test_two_thousand_documents_finish_with_counts_adding_up_and_one_result_line_each(
+def test_a_large_batch_finishes_with_counts_adding_up_and_one_result_line_each(
     stack: LiveStack, tenant: Tenant
 ) -> None:
-    batch = docs(2000, "big")
+    batch = docs(BIG, "big")  # 2,000 run in tests/e2e/pipeline/test_stock_postgres.py
     with stack.client(tenant) as client:
         started = time.perf_counter()
         resp = client.post(
@@ -93,14 +94,14 @@ def test_two_thousand_documents_finish_with_counts_adding_up_and_one_result_line
         took = time.perf_counter() - started
         assert resp.status_code == 202, resp.text
         accepted = resp.json()
-        assert (accepted["total"], accepted["created"], accepted["duplicates"]) == (2000, 2000, 0)
-        print(f"enqueued 2,000 documents in {took:.2f} s ({2000 / took:,.0f} docs/s)")
+        assert (accepted["total"], accepted["created"], accepted["duplicates"]) == (BIG, BIG, 0)
+        print(f"enqueued {BIG} documents in {took:.2f} s ({BIG / took:,.0f} docs/s)")
         polls = []
         while not (state := summary(client, accepted["id"]))["finished_at"]:
             polls.append(state["progress"])
             assert time.perf_counter() - started < 240, state
             time.sleep(0.2)
-        assert state["counts"]["succeeded"] == 2000, state
+        assert state["counts"]["succeeded"] == BIG, state
         assert state["progress"] == 1.0
         assert state["usage"]["input_tokens"] > 0
         assert float(state["usage"]["cost_usd"]) > 0
@@ -108,7 +109,7 @@ def test_two_thousand_documents_finish_with_counts_adding_up_and_one_result_line
         lines = results(client, accepted["id"])
         # Re-sending the same documents creates nothing: the keys already have jobs.
         again = client.post("/v1/batches", json={"schema": "document_summary", "documents": batch})
-    assert len(lines) == 2000
+    assert len(lines) == BIG
     assert sorted(line["key"] for line in lines) == sorted(d["key"] for d in batch)
     for line in lines:
         assert line["metadata"] == {"i": int(line["key"].split("-")[1]), "tag": "big"}
@@ -118,7 +119,7 @@ def test_two_thousand_documents_finish_with_counts_adding_up_and_one_result_line
         assert line["filename"] == f"big/memo-{line['metadata']['i']}.txt"
         assert line["usage"]["input_tokens"] > 0
     assert again.status_code == 202, again.text
-    assert (again.json()["created"], again.json()["duplicates"]) == (0, 2000)
+    assert (again.json()["created"], again.json()["duplicates"]) == (0, BIG)
     assert again.json()["duplicate_batches"] == [accepted["id"]]
     with stack.session() as session:
         jobs = session.scalar(
@@ -126,7 +127,7 @@ def test_two_thousand_documents_finish_with_counts_adding_up_and_one_result_line
                 Job.tenant_id == uuid.UUID(tenant.id), Job.idempotency_key.like("doc:big-%")
             )
         )
-    assert jobs == 2000
+    assert jobs == BIG
 
 
 def test_cancel_stops_jobs_that_have_not_started_and_retry_runs_them(

@@ -53,7 +53,7 @@ def test_postgres_starts_in_a_temp_dir_and_accepts_queries(fresh_pg: PostgresSer
             "('fsync', 'max_connections', 'listen_addresses')"
         ).fetchall()
     settings = {str(name): str(value) for name, value in rows}
-    assert settings == {"fsync": "off", "max_connections": "300", "listen_addresses": "127.0.0.1"}
+    assert settings == {"fsync": "off", "max_connections": "100", "listen_addresses": "127.0.0.1"}
 
     pg.start()  # idempotent: already running
     assert pg.is_running()

@@ -58,6 +58,12 @@ class _Ports:
     def check(self) -> None: ...
     def record(self, **_: Any) -> None: ...
     def settle(self, _: Decimal) -> None: ...
+    def open(self, **_: Any) -> int | None:
+        return None
+
+    def close(self, _: Any) -> bool:
+        return True
+
     def reserve(self, _: Decimal) -> _Ports:
         return self
 
@@ -75,7 +81,7 @@ def _chain(world: World, *, deadline: float) -> tuple[BaseModel, str]:
         breaker=ports,
         budget=ports,
         killswitch=ports,
-        sink=lambda _: None,
+        ledger=ports,
         sleep=world.sleep,
         clock=lambda: world.now,
     )

@@ -50,8 +50,10 @@ def _summary(model: type[BaseModel]) -> BaseModel:
 
 def _runtime(store: MemoryJobStore, flow: Flow, answer: Answer = _summary) -> Runtime:
     def extract(*, model: str, provider: str, response_model: type[BaseModel], sink: Any,
-                **_: Any) -> BaseModel:  # fmt: skip
-        sink(CallRecord(model, provider, TokenUsage(100, 20), latency_ms=5, outcome="ok"))
+                opener: Any, **_: Any) -> BaseModel:  # fmt: skip
+        call_id = opener()  # as the real one: the row is opened before the request leaves
+        usage = TokenUsage(100, 20)
+        sink(CallRecord(model, provider, usage, latency_ms=5, outcome="ok", call_id=call_id))
         return answer(response_model)
 
     settings = Settings()
