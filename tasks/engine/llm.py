@@ -145,8 +145,8 @@ class _Recorder:
 
     def on_error(self, error: Exception, *_: Any, **__: Any) -> None:
         self.flush()
-        if self.open_error is not None:
-            return  # the ledger refused the row, so the request never left: nothing to bill
+        if self.open_error is not None or self.call_id is None:
+            return  # no ledger row was opened, so the request never left: nothing to bill
         latency = int((time.monotonic() - self.started) * 1000)
         status = getattr(error, "status_code", None)
         outcome = f"http_{status}" if status else type(error).__name__.lower()[:32]

@@ -54,8 +54,10 @@ class AttemptLedger:
             ) from exc
 
     def close(self, billed: Billed) -> bool:
-        """Complete the call's row, or append it whole if it was never opened."""
+        """Complete the call's row (every sent call has one: `open` ran before it left)."""
         rec = billed.record
+        if rec.call_id is None:
+            return False
         result = CallResult(
             input_tokens=rec.usage.input_tokens,
             output_tokens=rec.usage.output_tokens,
@@ -65,9 +67,4 @@ class AttemptLedger:
             outcome=rec.outcome,
             status_code=rec.status_code,
         )
-        if rec.call_id is not None:
-            return self._store.close_call(call_id=rec.call_id, result=result)
-        # Only engines without an opener (tests, tools) get here: record the call whole.
-        row = self._row(provider=rec.provider, model=rec.model, chunk=billed.chunk, cost=Decimal(0))
-        self._store.record_call(row=CallRow(**{**row.__dict__, **result.__dict__}))
-        return True
+        return self._store.close_call(call_id=rec.call_id, result=result)
