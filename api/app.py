@@ -10,7 +10,17 @@ from fastapi import FastAPI, Request, Response
 
 from api import errors
 from api.middleware.bodylimit import BodyLimit
-from api.routes import batches, jobs, meta, metrics, usage
+from api.routes import (
+    batches,
+    diffs,
+    extractors,
+    inference,
+    jobs,
+    meta,
+    metrics,
+    reruns,
+    usage,
+)
 from schemas.config import get_settings
 from tasks.observability.logs import configure_logging
 
@@ -28,7 +38,11 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(jobs.router)
+    app.include_router(inference.router)  # before /{name}: `infer` is not an extractor name
+    app.include_router(extractors.router)
     app.include_router(batches.router)
+    app.include_router(reruns.router)
+    app.include_router(diffs.router)
     app.include_router(usage.router)
     app.include_router(metrics.router)
     # Inside _context, so its 413 carries the request id too.

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.api import ErrorBody
-from schemas.errors import UnknownSchemaError
+from schemas.errors import ExtractorArchived, SchemaInvalid, UnknownSchemaError
 from storage.errors import AuthError, IdempotencyConflict, InvalidState, NotFound, StorageError
 
 log = structlog.get_logger(__name__)
@@ -72,6 +72,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownSchemaError)
     async def _schema(_: Request, exc: UnknownSchemaError) -> JSONResponse:
         return _json(422, "unknown_schema", str(exc))
+
+    @app.exception_handler(SchemaInvalid)
+    async def _schema_invalid(_: Request, exc: SchemaInvalid) -> JSONResponse:
+        content = body("schema_invalid", str(exc))
+        content["error"]["pointer"] = exc.pointer  # RFC 6901, into the submitted json_schema
+        return JSONResponse(status_code=422, content=content)
+
+    @app.exception_handler(ExtractorArchived)
+    async def _archived(_: Request, exc: ExtractorArchived) -> JSONResponse:
+        return _json(422, "extractor_archived", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

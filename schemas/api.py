@@ -103,6 +103,10 @@ class JobOut(BaseModel):
     schema_name: str = Field(serialization_alias="schema")
     schema_version: str
     prompt_version: str
+    # What made the result, exactly: the extractor version and its schema and prompt hashes.
+    extractor_version_id: uuid.UUID | None = None
+    schema_hash: str | None = None
+    prompt_hash: str | None = None
     model: str | None
     attempts: int
     chunks: int | None

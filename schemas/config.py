@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.extractors.config import ExtractorsConfig
+
 DEFAULT_CONFIG = Path(__file__).with_name("docqueue.toml")
 Tier = Literal["low", "medium", "high"]
 TIERS: tuple[Tier, ...] = ("low", "medium", "high")
@@ -212,6 +214,7 @@ class AppConfig(BaseModel):
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     pools: PoolsConfig = Field(default_factory=PoolsConfig)
     db_retry: DbRetryConfig = Field(default_factory=DbRetryConfig)
+    extractors: ExtractorsConfig = Field(default_factory=ExtractorsConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 

@@ -1,4 +1,4 @@
-"""The `docqueue` command line: database, tenants, processes, kill switch."""
+"""The `docqueue` command line: database, tenants, processes, kill switch, API commands."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import os
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from scripts.ingest.client import ApiClient
+from scripts.commands import extractors, reruns
+from scripts.commands.common import Retries, api_client
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
@@ -212,21 +212,12 @@ def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) 
     typer.echo(json.dumps(switch.status(), default=str))
 
 
-Retries = Annotated[int, typer.Option(help="Attempts per request (network errors, 5xx, 429).")]
-
-
-def _api_client(retries: int) -> ApiClient:
-    from schemas.config import get_settings
-    from scripts.ingest.run import client
-
-    settings = get_settings()
-    return client(url=settings.docqueue_api_url, key=settings.docqueue_api_key, retries=retries)
-
-
 @app.command()
 def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
     paths: Annotated[list[str], typer.Argument(help="Files, folders, globs, .jsonl or .csv.")],
-    schema: Annotated[str, typer.Option(help="Extraction schema, e.g. invoice.")],
+    schema: Annotated[
+        str, typer.Option(help="Extractor: a built-in (invoice) or yours; NAME@N pins a version.")
+    ],
     tier: Annotated[str, typer.Option(help="auto, low, medium or high.")] = "auto",
     wait: Annotated[bool, typer.Option(help="Follow the batches until they finish.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write results (.jsonl or .csv).")] = None,
@@ -237,7 +228,7 @@ def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
     from scripts.ingest.run import guarded, run_ingest
 
     def action() -> None:
-        with _api_client(retries) as api:
+        with api_client(retries) as api:
             run_ingest(
                 api,
                 paths,
@@ -257,7 +248,7 @@ def status(batch: str, retries: Retries = 6) -> None:
     from scripts.ingest.run import guarded, run_status
 
     def action() -> None:
-        with _api_client(retries) as api:
+        with api_client(retries) as api:
             run_status(api, batch)
 
     guarded(action)
@@ -273,10 +264,14 @@ def results(
     from scripts.ingest.run import guarded, write_results
 
     def action() -> None:
-        with _api_client(retries) as api:
+        with api_client(retries) as api:
             typer.echo(f"{write_results(api, [batch], out)} results written to {out}")
 
     guarded(action)
+
+
+app.add_typer(extractors.app, name="extractor")
+reruns.register(app)  # rerun, diff
 
 
 def main() -> None:

@@ -49,11 +49,13 @@ _KEY_OWNERS = text(
 _INSERT_JOBS = text(
     """
     INSERT INTO jobs (id, tenant_id, batch_id, idempotency_key, document_sha256, filename,
-        schema_name, schema_version, prompt_version, tier, tier_reason, status, reuse,
+        schema_name, schema_version, prompt_version, extractor_version_id, schema_hash,
+        prompt_hash, tier, tier_reason, status, reuse,
         metadata, error_type, error_message, finished_at, attempts, input_tokens,
         output_tokens, cost_usd, cache_hit)
     SELECT u.id, :tenant_id, CAST(:batch_id AS uuid), u.key, u.sha, u.filename, :schema_name,
-        :schema_version, :prompt_version, u.tier, u.reason, u.status, :reuse, u.meta,
+        :schema_version, :prompt_version, CAST(:extractor_version_id AS uuid), :schema_hash,
+        :prompt_hash, u.tier, u.reason, u.status, :reuse, u.meta,
         u.error_type, u.error_message, CASE WHEN u.status = 'queued' THEN NULL ELSE now() END,
         0, 0, 0, 0, false
     FROM unnest(CAST(:id AS uuid[]), CAST(:key AS text[]), CAST(:sha AS text[]),
@@ -105,6 +107,9 @@ def insert_jobs(*, session: Session, rows: list[NewJob], batch_id: uuid.UUID | N
         "schema_name": first.schema_name,
         "schema_version": first.schema_version,
         "prompt_version": first.prompt_version,
+        "extractor_version_id": first.extractor_version_id,
+        "schema_hash": first.schema_hash,
+        "prompt_hash": first.prompt_hash,
         "reuse": first.reuse,
         "id": [uuid.uuid4() for _ in rows],
         "key": [r.idempotency_key for r in rows],

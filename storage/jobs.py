@@ -50,6 +50,9 @@ class NewJob:
     status: JobStatus = JobStatus.QUEUED
     error_type: str | None = None
     error_message: str | None = None
+    extractor_version_id: uuid.UUID | None = None
+    schema_hash: str | None = None
+    prompt_hash: str | None = None
 
 
 def _values(new: NewJob) -> dict[str, Any]:
@@ -65,6 +68,9 @@ def _values(new: NewJob) -> dict[str, Any]:
         "schema_name": new.schema_name,
         "schema_version": new.schema_version,
         "prompt_version": new.prompt_version,
+        "extractor_version_id": new.extractor_version_id,
+        "schema_hash": new.schema_hash,
+        "prompt_hash": new.prompt_hash,
         "tier": new.tier,
         "tier_reason": new.tier_reason,
         "status": str(new.status),
@@ -267,6 +273,7 @@ def find_reusable(
     schema_version: str,
     prompt_version: str,
     model: str,
+    schema_hash: str | None = None,
 ) -> Job | None:
     """An earlier succeeded job of this tenant whose result a `reuse` job may copy."""
     return session.scalar(
@@ -277,6 +284,7 @@ def find_reusable(
             Job.schema_name == schema_name,
             Job.schema_version == schema_version,
             Job.prompt_version == prompt_version,
+            Job.schema_hash.is_not_distinct_from(schema_hash),
             Job.model == model,
             Job.status == JobStatus.SUCCEEDED,
             Job.result.isnot(None),

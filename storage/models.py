@@ -89,7 +89,7 @@ class Batch(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    schema_name: Mapped[str] = mapped_column(String(64))
+    schema_name: Mapped[str] = mapped_column(String(80))  # `name@version`
     tier: Mapped[str] = mapped_column(String(8))
     total: Mapped[int] = mapped_column(Integer, default=0)
     webhook_url: Mapped[str | None] = mapped_column(Text)
@@ -133,6 +133,12 @@ class Job(Base):
     schema_name: Mapped[str] = mapped_column(String(64))
     schema_version: Mapped[str] = mapped_column(String(32))
     prompt_version: Mapped[str] = mapped_column(String(32))
+    # The exact extractor version, schema and prompt that made the result (NULL: older rows).
+    extractor_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("extractor_versions.id")
+    )
+    schema_hash: Mapped[str | None] = mapped_column(String(64))
+    prompt_hash: Mapped[str | None] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(8))
     tier_reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="queued")
@@ -250,3 +256,8 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[dt.datetime] = _now()  # also the lease while an attempt runs
     created_at: Mapped[dt.datetime] = _now()
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Registered on the same metadata so the jobs -> extractor_versions foreign key resolves
+# wherever Job is used; the module imports Base from here, hence the late import.
+from storage import extractor_models as _extractor_models  # noqa: E402, F401

@@ -12,6 +12,7 @@ from api.errors import ApiError
 from api.intake.document import DocumentRouter, Prepared, decode, new_job
 from schemas.batch_api import KEY_PREFIX, BatchDocument, BatchHeader
 from schemas.config import AppConfig
+from schemas.extractors.spec import ExtractorSpec
 from storage import batches as batch_store
 from storage import bulk
 from storage.jobs import NewJob
@@ -24,13 +25,10 @@ CHUNK_ROWS = 500  # documents per multi-row INSERT (and per NDJSON commit)
 class BatchRouter:
     """A DocumentRouter for the documents of one batch, which share its header."""
 
-    def __init__(self, *, header: BatchHeader, config: AppConfig) -> None:
+    def __init__(self, *, header: BatchHeader, spec: ExtractorSpec, config: AppConfig) -> None:
         self.header = header
         self.config = config
-        # an unknown schema fails the whole request
-        self.router = DocumentRouter(
-            schema_name=header.schema_name, tier=header.tier, config=config
-        )
+        self.router = DocumentRouter(spec=spec, tier=header.tier, config=config)
 
     def prepare(self, doc: BatchDocument) -> Prepared:
         """Decode, parse and route one document; an unusable one comes back `invalid`."""

@@ -8,14 +8,19 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.intake import parsing
 from schemas.api import TierChoice
 from schemas.config import AppConfig, Tier
-from schemas.extraction.registry import SchemaSpec, get_schema, schema_shape
+from schemas.extraction.registry import SchemaShape, shape_of
+from schemas.extractors.spec import ExtractorSpec
 from schemas.jobs import ErrorType, JobStatus
+from storage.documents import put_document
 from storage.jobs import NewJob
 from tasks.documents.errors import DocumentInvalid
 from tasks.documents.parse import ParsedDocument
@@ -28,7 +33,7 @@ from tasks.webhooks.netguard import Unresolvable, UrlRefused, check_url
 class Prepared:
     """A parsed, routed document; `invalid` is set when the file itself is unusable."""
 
-    spec: SchemaSpec
+    spec: ExtractorSpec
     tier: Tier
     tier_reason: str
     text: str | None
@@ -69,15 +74,15 @@ def _content(source: bytes | str, filename: str | None) -> tuple[bytes, str | No
 class DocumentRouter:
     """Parse documents for one schema and tier choice, and route each to a tier.
 
-    The schema is looked up (an unknown one raises UnknownSchemaError) and its shape
-    measured once per router: a batch builds one for all of its documents.
+    The extractor is resolved by the caller (tasks.extractors.registry.resolve) and its
+    shape measured once per spec: a batch builds one router for all of its documents.
     """
 
-    def __init__(self, *, schema_name: str, tier: TierChoice, config: AppConfig) -> None:
-        self.spec = get_schema(schema_name)
+    def __init__(self, *, spec: ExtractorSpec, tier: TierChoice, config: AppConfig) -> None:
+        self.spec = spec
         self.tier = tier
         self.config = config
-        self.shape = schema_shape(self.spec)  # milliseconds: a JSON Schema build
+        self.shape = _shape(spec)
         self.chunk_tokens = config.models[config.tiers["medium"].models[0]].chunk_tokens
 
     def prepare(self, *, source: bytes | str, filename: str | None) -> Prepared:
@@ -141,6 +146,11 @@ class DocumentRouter:
         return Prepared(self.spec, tier, "document invalid", None, "invalid", 0, exc)
 
 
+@lru_cache(maxsize=256)  # specs are cached per version, so this hits on every request
+def _shape(spec: ExtractorSpec) -> SchemaShape:
+    return shape_of(spec.json_schema)
+
+
 def new_job(
     *,
     tenant_id: uuid.UUID,
@@ -159,8 +169,11 @@ def new_job(
     return NewJob(
         tenant_id=tenant_id,
         schema_name=prep.spec.name,
-        schema_version=prep.spec.version,
+        schema_version=str(prep.spec.version),
         prompt_version=prep.spec.prompt.version,
+        extractor_version_id=uuid.UUID(prep.spec.version_id) if prep.spec.version_id else None,
+        schema_hash=prep.spec.schema_hash,
+        prompt_hash=prep.spec.prompt_hash,
         tier=prep.tier,
         tier_reason=prep.tier_reason,
         document_sha256=digest,
@@ -175,6 +188,13 @@ def new_job(
         error_type=ErrorType.DOCUMENT_INVALID if invalid else None,
         error_message=str(invalid) if invalid else None,
     )
+
+
+def store_text(*, session: Session, prep: Prepared) -> str | None:
+    """Store a prepared document's text once under its hash; None if it could not be read."""
+    if prep.text is None:
+        return None
+    return put_document(session=session, text_=prep.text, kind=prep.kind, tokens=prep.tokens)
 
 
 def request_hash(payload: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ from storage import webhooks as webhook_store
 from storage.db import session_scope
 from storage.models import Batch, Tenant
 from storage.rows import Cursor
+from tasks.extractors.registry import resolve
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 log = structlog.get_logger(__name__)
@@ -90,7 +91,9 @@ class _Intake:
     def route(self, header: BatchHeader) -> BatchRouter:
         """Check the header (schema, webhook URL) and measure its schema once."""
         check_webhook_url(header.webhook_url, allow_private=self.settings.webhook_allow_private)
-        return BatchRouter(header=header, config=self.settings.app)
+        # an unknown or archived extractor fails the whole request
+        spec = resolve(session=self.session, tenant_id=self.tenant.id, ref=header.schema_name)
+        return BatchRouter(header=header, spec=spec, config=self.settings.app)
 
     def begin(self, header: BatchHeader) -> None:
         """The NDJSON header line: check it before any document is read."""
@@ -104,7 +107,7 @@ class _Intake:
             batch = batch_store.open_batch(
                 session=self.session,
                 tenant_id=self.tenant.id,
-                schema_name=header.schema_name,
+                schema_name=router_.router.spec.ref,  # the version it resolved to
                 tier=header.tier,
                 webhook_url=header.webhook_url,
                 key=self.key,
@@ -240,4 +243,7 @@ def batch_results(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -
     """Stream one NDJSON line per job: id, key, filename, status, result, error, metadata, usage."""
     batch = batch_store.get_batch(session=session, tenant_id=tenant.id, batch_id=batch_id)
     session.expunge(batch)  # read by the stream after this session is gone
+    # FastAPI closes yield dependencies only after the response is sent: end the auth
+    # query's transaction now, or a slow reader holds a connection idle in transaction.
+    session.commit()
     return StreamingResponse(_result_lines(batch), media_type="application/x-ndjson")

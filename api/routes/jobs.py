@@ -22,17 +22,18 @@ from api.intake.document import (
     decode,
     new_job,
     request_hash,
+    store_text,
 )
 from api.views.jobs import job_out
 from schemas.api import JobCreate, JobOut, JobPage
 from schemas.config import Settings
 from schemas.jobs import JobStatus
-from storage import documents as document_store
 from storage import jobs as job_store
 from storage import pages
 from storage import webhooks as webhook_store
 from storage.rows import Cursor
 from tasks.documents.sandbox import LIMIT_REASONS
+from tasks.extractors.registry import resolve
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -52,7 +53,7 @@ async def create_job(
     any other unreadable document becomes a job that failed at submission.
     """
     tenant_id = tenant.id
-    router_, source, prep = await run_in_threadpool(_intake, body, settings)
+    router_, source, prep = await run_in_threadpool(_intake, session, tenant_id, body, settings)
     if prep is None:  # PDF, DOCX, HTML: parsed in the sandbox, awaited off the event loop
         await run_in_threadpool(session.commit)  # no pooled connection held while it parses
         prep = await router_.prepare_async(source=source, filename=body.filename)
@@ -65,7 +66,7 @@ async def create_job(
 
 
 def _intake(
-    body: JobCreate, settings: Settings
+    session: Session, tenant_id: uuid.UUID, body: JobCreate, settings: Settings
 ) -> tuple[DocumentRouter, bytes | str, Prepared | None]:
     """Check and decode the body; parse it now unless it needs the sandbox (then None)."""
     config = settings.app
@@ -75,7 +76,8 @@ def _intake(
         content_base64=body.content_base64,
         max_bytes=config.limits.max_document_bytes,
     )
-    router_ = DocumentRouter(schema_name=body.schema_name, tier=body.tier, config=config)
+    spec = resolve(session=session, tenant_id=tenant_id, ref=body.schema_name)
+    router_ = DocumentRouter(spec=spec, tier=body.tier, config=config)
     return router_, source, router_.prepare_inline(source=source, filename=body.filename)
 
 
@@ -87,11 +89,7 @@ def _store(
     idempotency_key: str | None,
 ) -> tuple[JobOut, bool]:
     """Store the document and its job; owe the webhook of a job that failed at submission."""
-    digest = None
-    if prep.text is not None:
-        digest = document_store.put_document(
-            session=session, text_=prep.text, kind=prep.kind, tokens=prep.tokens
-        )
+    digest = store_text(session=session, prep=prep)
     job, created = job_store.create_job(
         session=session,
         new=new_job(

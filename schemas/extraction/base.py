@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.fields import FieldInfo
 
 __all__ = [
+    "CURRENCY_PATTERN",
+    "LANGUAGE_PATTERN",
     "SUMMARY",
     "CurrencyCode",
     "ExtractionModel",
@@ -57,36 +66,36 @@ def _casefold_input(value: Any, *, upper: bool) -> Any:
     return value
 
 
-_LANGUAGE = re.compile(r"[a-z]{2}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
+def _explained(requirement: str) -> WrapValidator:
+    # Pydantic's own "String should match pattern" says what failed, not what is wanted;
+    # the re-ask works better with the requirement in words.
+    def explain(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(f"{requirement}, got {value!r}") from None
+
+    return WrapValidator(explain)
 
 
-def _check_language(value: str) -> str:
-    if not _LANGUAGE.fullmatch(value):
-        raise ValueError(
-            f'language must be an ISO 639-1 code of two letters (e.g. "en"), got {value!r}'
-        )
-    return value
-
-
-def _check_currency(value: str) -> str:
-    if not _CURRENCY.fullmatch(value):
-        raise ValueError(
-            f'currency must be an ISO 4217 code of three letters (e.g. "USD"), got {value!r}'
-        )
-    return value
-
+# Each pattern sits directly on `str`, before the validators: there pydantic both checks it
+# and emits it into the JSON Schema, so providers see the rule the answer is held to
+# (placed after a BeforeValidator it is checked but silently left out of the schema).
+LANGUAGE_PATTERN = "^[a-z]{2}$"
+CURRENCY_PATTERN = "^[A-Z]{3}$"
 
 LanguageCode = Annotated[
     str,
-    BeforeValidator(lambda v: _casefold_input(v, upper=False)),
-    AfterValidator(_check_language),
+    Field(pattern=LANGUAGE_PATTERN),
+    BeforeValidator(lambda v: _casefold_input(v, upper=False)),  # "EN" is not worth a re-ask
+    _explained('language must be an ISO 639-1 code of two letters (e.g. "en")'),
     Field(description='ISO 639-1 language code, two lowercase letters, e.g. "en", "de".'),
 ]
 
 CurrencyCode = Annotated[
     str,
+    Field(pattern=CURRENCY_PATTERN),
     BeforeValidator(lambda v: _casefold_input(v, upper=True)),
-    AfterValidator(_check_currency),
+    _explained('currency must be an ISO 4217 code of three letters (e.g. "USD")'),
     Field(description='ISO 4217 currency code, three uppercase letters, e.g. "USD", "EUR".'),
 ]

@@ -57,6 +57,8 @@ class Contract(ExtractionModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Contract:
+        # Date order and party membership relate fields to each other, which JSON Schema
+        # cannot express: they stay in Python (minItems and date formats are in the schema).
         # All problems in one message, so a single re-ask can fix them together.
         problems: list[str] = []
         if (

@@ -63,6 +63,9 @@ class Invoice(ExtractionModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Invoice:
+        # Field constraints (bounds, currency pattern, date format) are in the JSON Schema
+        # the provider sees; these relate fields to each other, which JSON Schema cannot
+        # express, so they live only here (and in the prompt's words).
         # Every problem goes into one message: a re-ask that fixes them all at once is
         # cheaper than one round trip per problem, and low tiers allow a single re-ask.
         problems: list[str] = []

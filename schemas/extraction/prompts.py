@@ -160,3 +160,18 @@ leave end_date null for a current job.
     ),
     user=_USER,
 )
+
+
+def custom_prompt(*, name: str, description: str, instructions: str | None) -> PromptTemplate:
+    """The prompt of a tenant's extractor: the house rules, then the tenant's instructions.
+
+    Field-level guidance lives in the schema's descriptions, which the model sees in the
+    tool definition; the instructions add whatever a schema cannot say.
+    """
+    task = f"You extract documents into the {name} schema."
+    if description.strip():
+        task += f" The schema captures: {description.strip()}"
+    guidance = (instructions or "").strip() or (
+        "- Fill each field as its description in the schema says."
+    )
+    return PromptTemplate(version=PROMPT_VERSION, system=_system(task, guidance), user=_USER)

@@ -15,6 +15,7 @@ from schemas.errors import UnknownSchemaError
 from schemas.extraction.base import ExtractionModel, is_summary
 from schemas.extraction.contract import Contract
 from schemas.extraction.document_summary import DocumentSummary
+from schemas.extraction.inference import SCHEMA_INFERENCE_PROMPT, InferredSchema
 from schemas.extraction.invoice import Invoice
 from schemas.extraction.prompts import (
     CONTRACT_PROMPT,
@@ -34,6 +35,7 @@ __all__ = [
     "list_fields",
     "list_schemas",
     "schema_shape",
+    "shape_of",
     "summary_fields",
 ]
 
@@ -88,6 +90,13 @@ _SPECS: tuple[SchemaSpec, ...] = (
         prompt=RESUME_PROMPT,
         description="Contact details, skills, work history and education from a resume.",
     ),
+    SchemaSpec(
+        name="schema_inference",
+        version="1",
+        model=InferredSchema,
+        prompt=SCHEMA_INFERENCE_PROMPT,
+        description="Proposes extraction fields from sample documents (POST /v1/extractors/infer).",
+    ),
 )
 
 
@@ -124,7 +133,11 @@ def json_schema(spec: SchemaSpec) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def schema_shape(spec: SchemaSpec) -> SchemaShape:
     """Count leaf fields and object nesting depth of the spec's JSON Schema."""
-    schema = json_schema(spec)
+    return shape_of(json_schema(spec))
+
+
+def shape_of(schema: Mapping[str, Any]) -> SchemaShape:
+    """Count leaf fields and object nesting depth of any JSON Schema."""
     fields, depth = _shape(schema, schema.get("$defs", {}), ())
     return SchemaShape(fields=fields, depth=depth)
 

@@ -27,6 +27,7 @@ class Position(ExtractionModel):
 
     @model_validator(mode="after")
     def _check_dates(self) -> Position:
+        # JSON Schema cannot compare two fields, so date order is checked only here.
         if (
             self.start_date is not None
             and self.end_date is not None

@@ -110,7 +110,10 @@ class Stack:
         )
         url = f"http://127.0.0.1:{port}"
         user, _, password = basic_auth.partition(":")
-        wait_http(f"{url}/healthcheck", proc=self.procs["flower"], auth=(user, password))
+        # Flower starts last, while every other process is still importing: give it time.
+        wait_http(
+            f"{url}/healthcheck", proc=self.procs["flower"], auth=(user, password), timeout=90.0
+        )
         return url
 
     def signal(self, name: str, sig: int) -> None:

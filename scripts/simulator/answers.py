@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import random
 import re
-import uuid
 import zlib
 from typing import Any
 
-from scripts.simulator.patterns import sample_pattern
-from scripts.simulator.rules import apply_object_rules, coded_string
+from scripts.simulator.formats import answer_checker, has_type, number, scalar_fits, string_value
+from scripts.simulator.rules import apply_object_rules
 
 # Only the head of a document feeds the word pool: big documents must not cost per request.
 WORD_SCAN_CHARS = 20_000
 MAX_WORDS = 2_000
-# Past this depth recursive schemas get only required fields, minimal lists and nulls.
+# Past this depth recursive schemas take the shortest way out: required fields only, minimal
+# lists, null or the anyOf branch that ends soonest. HARD_DEPTH only stops unbounded ones.
 SOFT_DEPTH = 8
-HARD_DEPTH = 16
+HARD_DEPTH = 64
+UNIQUE_TRIES = 10
 FALLBACK_WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
 INVALID_MARKER = "__sim_invalid__"
 
@@ -32,7 +32,7 @@ _BASE_DATE = dt.date(2023, 1, 1)
 def document_words(text: str) -> list[str]:
     """Distinct words from the document's head in order of appearance, directives removed."""
     head = _DIRECTIVE_RE.sub(" ", text[:WORD_SCAN_CHARS])
-    words = list(dict.fromkeys(m.group(0).rstrip("-") for m in _WORD_RE.finditer(head)))
+    words = list(dict.fromkeys(w.rstrip("-") for w in _WORD_RE.findall(head)))
     return words[:MAX_WORDS] or list(FALLBACK_WORDS)
 
 
@@ -89,10 +89,11 @@ class _DateCursor:
         self.rng = rng
         self.current = _BASE_DATE + dt.timedelta(days=rng.randint(0, 900))
 
-    def next(self) -> dt.date:
+    def next(self) -> str:
+        """The next date, ISO formatted."""
         value = self.current
         self.current = value + dt.timedelta(days=self.rng.randint(1, 60))
-        return value
+        return value.isoformat()
 
 
 class _Generator:
@@ -102,6 +103,9 @@ class _Generator:
         self.root = root
         self.words = words
         self.rng = rng
+        self._heights: dict[tuple[int, frozenset[str]], float] = {}
+        self._checker: Any = None
+        self._made: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # id -> (obj, schema)
 
     def resolve(self, schema: Any) -> dict[str, Any]:
         """Follow $ref (local pointers) and merge allOf, keeping sibling keywords."""
@@ -131,20 +135,72 @@ class _Generator:
             node = node.get(key, {}) if isinstance(node, dict) else {}
         return node if isinstance(node, dict) else {}
 
+    def height(self, schema: Any, visiting: frozenset[str] = frozenset()) -> float:
+        """How deep the shortest value of `schema` nests (infinite if only recursion ends it)."""
+        key = (id(schema), visiting)
+        if key not in self._heights:
+            self._heights[key] = self._height(schema, visiting)
+        return self._heights[key]
+
+    def _height(self, schema: Any, visiting: frozenset[str]) -> float:
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if isinstance(ref, str):
+            if ref in visiting:
+                return float("inf")
+            visiting = visiting | {ref}
+        s = self.resolve(schema)
+        kind = s.get("type")
+        if "const" in s or "enum" in s or (isinstance(kind, list) and "null" in kind):
+            return 0
+        branches = s.get("anyOf") or s.get("oneOf")
+        if branches:
+            return min(self.height(b, visiting) for b in branches)
+        if kind == "array" or (kind is None and "items" in s):
+            if int(s.get("minItems", 0)) == 0:
+                return 0
+            subs = [*(s.get("prefixItems") or []), s.get("items")]
+            return 1 + max(self.height(sub, visiting) for sub in subs)
+        if kind == "object" or (kind is None and "properties" in s):
+            props = s.get("properties") or {}
+            needed = [props.get(name, {}) for name in s.get("required") or []]
+            return 1 + max((self.height(sub, visiting) for sub in needed), default=0)
+        return 0
+
+    def fits(self, target: dict[str, Any], key: str, value: Any) -> bool:
+        """Whether the schema `target` was made for lets its field `key` hold `value`."""
+        made = self._made.get(id(target))
+        if made is None or made[0] is not target:
+            return True  # not an object this walk made: nothing known to honour
+        sub = (made[1].get("properties") or {}).get(key, made[1].get("additionalProperties"))
+        if sub is None or sub is True:
+            return True
+        quick = scalar_fits(self.resolve(sub), value)  # the common case, without a validator
+        if quick is not None:
+            return quick
+        if self._checker is None:
+            self._checker = answer_checker(self.root)
+        try:
+            return bool(self._checker.evolve(schema=sub).is_valid(value))
+        except Exception:  # noqa: BLE001 - a schema jsonschema cannot read: the rule decides
+            return True
+
     def value(self, schema: Any, name: str, depth: int, dates: _DateCursor) -> Any:
         """A value for one (sub)schema; `name` is the property it fills, for light hints."""
         s = self.resolve(schema)
+        deep = depth > SOFT_DEPTH
         if depth > HARD_DEPTH:
             return None
         if "const" in s:
             return s["const"]
         if "enum" in s:
-            choices = [c for c in s["enum"] if c is not None] or list(s["enum"])
-            return self.rng.choice(choices)
-        if "anyOf" in s or "oneOf" in s:
-            return self.value(self._pick_branch(s, depth), name, depth, dates)
+            fitting = [c for c in s["enum"] if has_type(c, s.get("type"))] or list(s["enum"])
+            return self.rng.choice([c for c in fitting if c is not None] or fitting)
+        if s.get("anyOf") or s.get("oneOf"):
+            return self.value(self._pick_branch(s, deep), name, depth, dates)
         kind = s.get("type")
         if isinstance(kind, list):
+            if deep and "null" in kind:
+                return None
             kind = next((k for k in kind if k != "null"), "null")
         if kind is None:
             kind = "object" if "properties" in s else "array" if "items" in s else "string"
@@ -153,39 +209,46 @@ class _Generator:
         if kind == "array":
             return self.array(s, name, depth, dates)
         if kind in ("integer", "number"):
-            return self.number(s, name, integer=kind == "integer")
+            small = kind == "integer" or name in ("quantity", "qty")
+            return number(s, self.rng, integer=kind == "integer", small=small)
         if kind == "boolean":
             return self.rng.random() < 0.5
         if kind == "null":
             return None
         return self.string(s, name, dates)
 
-    def _pick_branch(self, s: dict[str, Any], depth: int) -> dict[str, Any]:
-        """One anyOf/oneOf branch: a real value over null, except to end deep recursion."""
+    def _pick_branch(self, s: dict[str, Any], deep: bool) -> dict[str, Any]:
+        """One anyOf branch: a real value over null, the one that ends soonest when deep."""
         branches = s.get("anyOf") or s.get("oneOf") or []
-        non_null = [b for b in map(self.resolve, branches) if b.get("type") != "null"]
-        if non_null and (depth <= SOFT_DEPTH or len(non_null) == len(branches)):
-            branch = non_null[0]
+        if deep:
+            raw = min(branches, key=self.height)
         else:
-            branch = {"type": "null"}
-        if "description" in s:  # hints written on the Optional[...] wrapper
-            branch.setdefault("description", s["description"])
-        return branch
+            # The first real branch: generators put the intended one first (Decimal: number).
+            raw = next((b for b in branches if self.resolve(b).get("type") != "null"), branches[0])
+        # Keywords beside anyOf (hints, lengths, the type) hold for the branch too.
+        siblings = {k: v for k, v in s.items() if k not in ("anyOf", "oneOf")}
+        return {**siblings, **self.resolve(raw)}
 
     def obj(self, s: dict[str, Any], depth: int) -> dict[str, Any]:
         """An object with every property (only required ones past SOFT_DEPTH)."""
         props: dict[str, Any] = s.get("properties") or {}
-        required = set(s.get("required") or [])
+        required = list(s.get("required") or [])
+        extra = s.get("additionalProperties")
         dates = _DateCursor(self.rng)  # one cursor per object: its dates run in property order
         out: dict[str, Any] = {}
         for key, sub in props.items():
             if depth > SOFT_DEPTH and key not in required:
                 continue
             out[key] = self.value(sub, key, depth + 1, dates)
-        extra = s.get("additionalProperties")
+        for key in required:  # required but not described: whatever extra properties may be
+            if key not in out and extra is not False:
+                out[key] = self.value(
+                    extra if isinstance(extra, dict) else {}, key, depth + 1, dates
+                )
         if not props and isinstance(extra, dict) and depth <= SOFT_DEPTH:
-            out[self.word().lower()] = self.value(extra, "", depth + 1, dates)
-        apply_object_rules(out)
+            out.setdefault(self.word().lower(), self.value(extra, "", depth + 1, dates))
+        self._made[id(out)] = (out, s)
+        apply_object_rules(out, self.fits)
         return out
 
     def array(self, s: dict[str, Any], name: str, depth: int, dates: _DateCursor) -> list[Any]:
@@ -198,102 +261,23 @@ class _Generator:
         items = s.get("items") if isinstance(s.get("items"), dict) else {}
         if prefix:
             count = max(count, len(prefix)) if items else len(prefix)
-        return [
-            self.value(prefix[i] if i < len(prefix) else items, name, depth + 1, dates)
-            for i in range(count)
-        ]
-
-    def number(self, s: dict[str, Any], name: str, *, integer: bool) -> int | float:
-        """A number inside minimum/maximum (exclusive bounds honoured), 2 dp for floats."""
-        step = 1 if integer else 0.01
-        low, high = (
-            _bound(s, "minimum", "exclusiveMinimum", step),
-            _bound(s, "maximum", "exclusiveMaximum", -step),
-        )
-        small = integer or name in ("quantity", "qty")
-        default_low, default_high = (1.0, 10.0) if small else (1.0, 500.0)
-        if low is None:
-            if high is None or high >= default_low:
-                low = default_low
-            else:
-                low = 0.0 if high >= 0 else high - default_high
-        if high is None:
-            high = max(low, default_high) if low < default_high else low + default_high
-        if integer:
-            lo_i, hi_i = math.ceil(low), math.floor(high)
-            value = self.rng.randint(lo_i, max(lo_i, hi_i))
-            multiple = s.get("multipleOf")
-            if isinstance(multiple, int) and multiple > 0:
-                value = max(lo_i, value - value % multiple)
-            return value
-        drawn = round(self.rng.uniform(low, high), 0 if small else 2)
-        return float(min(max(drawn, low), high))
+        unique = s.get("uniqueItems") is True
+        out: list[Any] = []
+        for i in range(count):
+            sub = prefix[i] if i < len(prefix) else items
+            item = self.value(sub, name, depth + 1, dates)
+            for _ in range(UNIQUE_TRIES if unique else 0):
+                if item not in out:
+                    break
+                item = self.value(sub, name, depth + 1, dates)
+            if not unique or item not in out or len(out) < low:
+                out.append(item)
+        return out
 
     def string(self, s: dict[str, Any], name: str, dates: _DateCursor) -> str:
-        """A non-empty string honouring format (date, date-time, email, uri, uuid) and lengths."""
-        fmt = s.get("format")
-        lname = name.lower()
-        if fmt == "date":
-            return dates.next().isoformat()
-        if fmt == "date-time":
-            return f"{dates.next().isoformat()}T09:30:00Z"
-        if fmt == "time":
-            return "09:30:00"
-        if fmt == "uuid":
-            return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        if fmt in ("uri", "url") or (fmt is None and lname in ("url", "website")):
-            return f"https://example.com/{_slug(self.word())}"
-        if fmt in ("email", "idn-email") or (fmt is None and "email" in lname):
-            return f"{_slug(self.word())}@example.com"
-        code = coded_string(lname, str(s.get("description", "")), self.words)
-        if code is not None:
-            return code
-        text = " ".join(self.word() for _ in range(self.rng.randint(1, 3)))
-        return _fit(text, s, self)
+        """A string honouring format, pattern and lengths; free ones are the document's words."""
+        return string_value(s, name, self.words, self.rng, dates.next)
 
     def word(self) -> str:
         """One word from the document's pool."""
         return self.rng.choice(self.words)
-
-
-def _num(value: Any) -> float | None:
-    """The value as a number, or None for non-numbers (bool included)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _bound(s: dict[str, Any], inclusive: str, exclusive: str, step: float) -> float | None:
-    value = _num(s.get(inclusive))
-    if value is not None:
-        return value
-    value = _num(s.get(exclusive))
-    return None if value is None else value + step
-
-
-def _slug(word: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", word.lower()) or "user"
-
-
-def _fit(text: str, s: dict[str, Any], gen: _Generator) -> str:
-    """Pad to minLength and cut to maxLength; with a pattern, build a string that matches it."""
-    min_len = int(s.get("minLength", 1))
-    max_len = int(s.get("maxLength", 10_000))
-    while len(text) < min_len:
-        text = f"{text} {gen.word()}"
-    text = text[: max(1, max_len)].strip() or "x"
-    pattern = s.get("pattern")
-    if not isinstance(pattern, str) or _matches(pattern, text):
-        return text
-    for _ in range(5):  # repeats are drawn at random: a few tries usually fit the lengths
-        made = sample_pattern(pattern, gen.rng)
-        if made is not None and min_len <= len(made) <= max_len:
-            return made
-    return text
-
-
-def _matches(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return True  # a pattern Python cannot read: keep the words

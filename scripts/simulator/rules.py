@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # Common ISO 4217 codes: one of these found in the document wins over the default.
@@ -10,14 +11,24 @@ CURRENCIES = frozenset(
 )
 TAX_RATE = 0.08
 
-
-def apply_object_rules(obj: dict[str, Any]) -> None:
-    """Fix up one freshly generated object so cross-field validators accept it."""
-    fix_totals(obj)
-    link_references(obj)
+# Whether the schema lets `target[key]` take `value`: a rule never writes what it forbids.
+Fits = Callable[[dict[str, Any], str, Any], bool]
 
 
-def fix_totals(obj: dict[str, Any]) -> None:
+def _anything(_target: dict[str, Any], _key: str, _value: Any) -> bool:
+    return True
+
+
+def apply_object_rules(obj: dict[str, Any], fits: Fits = _anything) -> None:
+    """Fix up one freshly generated object so cross-field validators accept it.
+
+    Only values `fits` allows are written: where the schema and a rule disagree, the schema wins.
+    """
+    fix_totals(obj, fits)
+    link_references(obj, fits)
+
+
+def fix_totals(obj: dict[str, Any], fits: Fits = _anything) -> None:
     """Amount = quantity x unit_price; subtotal = sum of amounts; total = subtotal + tax (2 dp)."""
     items = obj.get("line_items")
     if not isinstance(items, list):
@@ -28,22 +39,25 @@ def fix_totals(obj: dict[str, Any]) -> None:
             continue
         qty, price = _num(item.get("quantity")), _num(item.get("unit_price"))
         if "amount" in item and qty is not None and price is not None:
-            item["amount"] = round(qty * price, 2)
+            _put(item, "amount", round(qty * price, 2), fits)
         amount = _num(item.get("amount"))
         if amount is not None:
             amounts.append(amount)
-    subtotal = round(sum(amounts), 2)
-    tax = 0.0
-    if "subtotal" in obj:
-        obj["subtotal"] = subtotal
-    if "tax" in obj:
-        tax = round(subtotal * TAX_RATE, 2)
-        obj["tax"] = tax
-    if "total" in obj:
-        obj["total"] = round(subtotal + tax, 2)
+    # Each figure builds on what was really written before it, so they agree where they can.
+    subtotal = _put(obj, "subtotal", round(sum(amounts), 2), fits)
+    subtotal = round(sum(amounts), 2) if subtotal is None else subtotal
+    tax = _put(obj, "tax", round(subtotal * TAX_RATE, 2), fits) or 0.0
+    _put(obj, "total", round(subtotal + tax, 2), fits)
 
 
-def link_references(obj: dict[str, Any]) -> None:
+def _put(target: dict[str, Any], key: str, value: Any, fits: Fits) -> float | None:
+    """Write `value` over an existing field if the schema allows; the field's number after."""
+    if key in target and fits(target, key, value):
+        target[key] = value
+    return _num(target.get(key))
+
+
+def link_references(obj: dict[str, Any], fits: Fits = _anything) -> None:
     """A field named after a sibling list of named items takes one of their names.
 
     E.g. obligations[].party must name one of parties[].name: validators check such links.
@@ -59,7 +73,7 @@ def link_references(obj: dict[str, Any]) -> None:
                 continue
             for target in other if isinstance(other, list) else [other]:
                 if isinstance(target, dict) and isinstance(target.get(singular), str):
-                    target[singular] = names[turn % len(names)]
+                    _put(target, singular, names[turn % len(names)], fits)
                     turn += 1
 
 

@@ -6,12 +6,13 @@ drive it directly and the Celery task stays a thin edge.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
 from schemas.config import Tier
-from schemas.extraction.registry import SchemaSpec, list_fields, summary_fields
+from schemas.extraction.partial import partial_model
+from schemas.extractors.spec import ExtractorSpec
 from tasks.documents.chunking import split_document
 from tasks.documents.errors import DocumentInvalid
 from tasks.engine.chain import brief, call_chain
@@ -23,7 +24,7 @@ __all__ = ["Billed", "Engine", "Outcome", "call_chain", "partial_model", "run"]
 
 
 def run(
-    *, engine: Engine, spec: SchemaSpec, text: str, filename: str | None, tier: Tier
+    *, engine: Engine, spec: ExtractorSpec, text: str, filename: str | None, tier: Tier
 ) -> Outcome:
     """Extract `text` into `spec`'s schema on `tier`, chunking and merging when needed."""
     # Defence in depth: the API and retries already refuse this. isspace() scans without
@@ -42,7 +43,7 @@ def run(
     model_used = ""
     # A chunk holds part of the document: whole-document checks (totals, required fields)
     # only apply to the merged result, so each chunk is extracted into a relaxed model.
-    chunk_model = spec.model if len(chunks) == 1 else partial_model(spec.model)
+    chunk_model = spec.model if len(chunks) == 1 else spec.chunk_model
     for index, chunk in enumerate(chunks):
         messages = spec.prompt.render(
             text=chunk,
@@ -63,8 +64,8 @@ def run(
         return Outcome(partials[0], model_used, 1)
     merged = merge_partials(
         partials=partials,
-        list_fields=list_fields(spec.model),
-        summary_fields=summary_fields(spec.model),
+        list_fields=list(spec.merge.list_fields),
+        summary_fields=list(spec.merge.summary_fields),
     )
     result = dict(merged.merged)
     for name in merged.needs_reduce:
@@ -75,18 +76,6 @@ def run(
     except ValidationError as exc:
         raise ValidationFailed(f"merged chunks failed validation: {brief(exc)}") from exc
     return Outcome(final.model_dump(mode="json"), model_used, len(chunks))
-
-
-def partial_model(model: type[BaseModel]) -> type[BaseModel]:
-    """`model` with every top-level field optional and no whole-object validators."""
-    fields: dict[str, Any] = {
-        name: (Optional[field.annotation], None)  # noqa: UP045 - annotation is a runtime value
-        for name, field in model.model_fields.items()
-    }
-    built: type[BaseModel] = create_model(
-        f"{model.__name__}Part", __config__=model.model_config, **fields
-    )
-    return built
 
 
 class _Summary(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.jobs import JobStatus
+from storage.extractor_models import Extractor, ExtractorVersion
 from storage.ledger import CallResult, CallRow
 from storage.models import Job
 
@@ -45,6 +46,10 @@ class JobStore(Protocol):
 
     def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> bool:
         """Write the attempt's terminal state (fenced); False when fenced out."""
+        ...
+
+    def load_extractor(self, version_id: uuid.UUID) -> tuple[Extractor, ExtractorVersion] | None:
+        """An extractor version and its extractor by the version's id."""
         ...
 
     def find_reusable(self, *, job: Job, model: str) -> Job | None:

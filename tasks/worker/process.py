@@ -10,11 +10,11 @@ import sqlalchemy.exc
 import structlog
 
 from schemas.config import Tier
-from schemas.extraction.registry import get_schema
 from schemas.jobs import ErrorType, JobStatus
 from storage.models import Job
 from tasks.engine import pipeline
 from tasks.errors import TaskError
+from tasks.extractors.registry import spec_for_job
 from tasks.worker.heartbeat import Heartbeat
 from tasks.worker.held import DRAINING, DrainAware, holding
 from tasks.worker.ledger import AttemptLedger
@@ -80,7 +80,7 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Di
         store=runtime.store, job_id=job_id, tenant_id=tenant_id, attempt=attempt, tier=tier
     )
     try:
-        spec = get_schema(job.schema_name)
+        spec = spec_for_job(job, runtime.store.load_extractor)
         engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, ledger=ledger)
         engine.killswitch = DrainAware(engine.killswitch)
         with Heartbeat(runtime.store, job_id, attempt, lease_s, lease_s / 4):

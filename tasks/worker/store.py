@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from schemas.config import get_settings
 from schemas.jobs import JobStatus
+from storage import extractors as extractor_store
 from storage import jobs as job_store
 from storage.db import session_scope
 from storage.documents import get_document_text
+from storage.extractor_models import Extractor, ExtractorVersion
 from storage.ledger import (
     IN_FLIGHT,
     UNKNOWN,
@@ -104,6 +106,18 @@ class PostgresJobStore:
         wall = get_settings().app.db_retry.terminal_max_wall_s
         return retry_transient("finish", finish, max_wall_s=wall)
 
+    def load_extractor(self, version_id: uuid.UUID) -> tuple[Extractor, ExtractorVersion] | None:
+        """An extractor version by id (immutable, so callers cache it)."""
+
+        def load() -> tuple[Extractor, ExtractorVersion] | None:
+            with session_scope() as session:
+                found = extractor_store.load_version(session=session, version_id=version_id)
+                if found is not None:
+                    session.expunge_all()  # read after the session closes
+                return found
+
+        return retry_transient("load_extractor", load)
+
     def find_reusable(self, *, job: Job, model: str) -> Job | None:
         """An earlier identical extraction of the same tenant, if any."""
 
@@ -116,6 +130,7 @@ class PostgresJobStore:
                     schema_name=job.schema_name,
                     schema_version=job.schema_version,
                     prompt_version=job.prompt_version,
+                    schema_hash=job.schema_hash,
                     model=model,
                 )
 

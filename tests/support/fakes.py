@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import inspect
 
 from schemas.jobs import JobStatus
+from storage.extractor_models import Extractor, ExtractorVersion
 from storage.ledger import CallResult, CallRow
 from storage.models import Job
 from tasks.worker.ports import Terminal
@@ -81,6 +82,10 @@ class MemoryJobStore:
             job.output_tokens = sum(r.output_tokens for r in rows)
             job.cost_usd = sum((r.cost_usd for r in rows), start=job.cost_usd * 0)
             return True
+
+    def load_extractor(self, version_id: uuid.UUID) -> tuple[Extractor, ExtractorVersion] | None:
+        """The in-memory store holds built-in jobs only: no stored extractor versions."""
+        return None
 
     def find_reusable(self, *, job: Job, model: str) -> Job | None:
         """An earlier succeeded job of the tenant with the same document, schema and model."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
@@ -62,14 +63,16 @@ def make_pdf(*, pages: int, lines: int, user_password: str | None = None) -> byt
     return buf.getvalue()
 
 
-def submit_pdf(live: LiveStack, content: bytes, filename: str) -> dict[str, Any]:
-    """Upload a PDF for a document summary and wait for the job to finish."""
+def submit_pdf(
+    live: LiveStack, content: bytes, filename: str, schema: str = "document_summary"
+) -> dict[str, Any]:
+    """Upload a PDF for extraction (a document summary by default) and wait for the job."""
     with live.client() as client:
         client.timeout = 120.0  # the API parses the PDF inside the request
         created = client.post(
             "/v1/jobs",
             json={
-                "schema": "document_summary",
+                "schema": schema,
                 "content_base64": base64.b64encode(content).decode(),
                 "filename": filename,
             },
@@ -117,3 +120,45 @@ def test_300_page_pdf_is_not_refused_for_its_size(stack: LiveStack) -> None:
     job = submit_pdf(stack, make_pdf(pages=300, lines=1), "brochure.pdf")
     assert job["status"] == "succeeded", job
     assert job["error"] is None
+
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "maxLength": 120},
+        "people": {"type": "array", "items": {"type": "string", "maxLength": 40}},
+        "places": {"type": "array", "items": {"type": "string", "maxLength": 40}},
+        "overview": {"type": "string", "x-docqueue-merge": "summary"},
+    },
+    "required": ["title", "people", "places", "overview"],
+    "additionalProperties": False,
+}
+
+
+def test_a_150_page_pdf_with_a_tenant_schema_is_chunked_and_its_lists_merged_without_duplicates(
+    stack: LiveStack,
+) -> None:
+    with stack.client() as client:
+        body = {
+            "name": "ops_report",
+            "description": "Operations reports",
+            "json_schema": REPORT_SCHEMA,
+        }
+        assert client.post("/v1/extractors", json=body).status_code in (200, 201)
+    # 150 pages of 8 lines: about 20k words, so more than one chunk at CHUNK_TOKENS
+    job = submit_pdf(stack, make_pdf(pages=150, lines=8), "ops-report.pdf", schema="ops_report")
+    assert job["status"] == "succeeded", job
+    assert job["chunks"] > 1
+    result = job["result"]
+    Draft202012Validator(REPORT_SCHEMA).validate(result)
+    for field in ("people", "places"):
+        values = [" ".join(v.split()).casefold() for v in result[field]]
+        assert values, field
+        assert len(values) == len(set(values)), (field, values)
+    with stack.session() as session:
+        reduces = session.scalars(
+            select(LlmCall.id).where(
+                LlmCall.job_id == job["id"], LlmCall.chunk.is_(None), LlmCall.outcome == "ok"
+            )
+        ).all()
+    assert len(reduces) == 1  # the `x-docqueue-merge: summary` field was reduced by a call

@@ -12,6 +12,13 @@ from api.intake.batch import BatchRouter
 from api.intake.document import DocumentRouter, decode
 from schemas.batch_api import BatchCreate, BatchDocument, BatchHeader
 from schemas.config import DEFAULT_CONFIG, AppConfig, load_config
+from schemas.extraction.registry import get_schema
+from schemas.extractors.build import builtin_spec
+from schemas.extractors.spec import ExtractorSpec
+
+
+def _builtin(name: str) -> ExtractorSpec:
+    return builtin_spec(get_schema(name))
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +31,7 @@ def test_a_lone_surrogate_in_a_batch_documents_text_is_dropped_not_a_crash(
     config: AppConfig,
 ) -> None:
     header = BatchHeader(schema_name="document_summary", tier="low")
-    router = BatchRouter(header=header, config=config)
+    router = BatchRouter(header=header, spec=_builtin(header.schema_name), config=config)
     prep = router.prepare(BatchDocument(text="Memo \ud800 of the audit.", filename="m.txt"))
     assert prep.invalid is None
     assert prep.text is not None
@@ -48,13 +55,15 @@ def test_a_batch_document_is_prepared_exactly_as_the_same_single_job(
     config: AppConfig, tier: str, doc: dict[str, str]
 ) -> None:
     header = BatchHeader.model_validate({"schema": "invoice", "tier": tier})
-    batched = BatchRouter(header=header, config=config).prepare(BatchDocument.model_validate(doc))
+    batched = BatchRouter(header=header, spec=_builtin(header.schema_name), config=config).prepare(
+        BatchDocument.model_validate(doc)
+    )
     source = decode(
         text=doc.get("text"),
         content_base64=doc.get("content_base64"),
         max_bytes=config.limits.max_document_bytes,
     )
-    single = DocumentRouter(schema_name="invoice", tier=header.tier, config=config).prepare(
+    single = DocumentRouter(spec=_builtin("invoice"), tier=header.tier, config=config).prepare(
         source=source, filename=doc["filename"]
     )
     # exceptions compare by identity: the unreadable document's error is compared as text

@@ -35,8 +35,9 @@ def test_unknown_schema_error_lists_available_schemas() -> None:
     with pytest.raises(UnknownSchemaError) as exc:
         get_schema("purchase_order")
     assert exc.value.name == "purchase_order"
-    assert exc.value.available == ("contract", "document_summary", "invoice", "resume")
-    assert "contract, document_summary, invoice, resume" in str(exc.value)
+    names = ("contract", "document_summary", "invoice", "resume", "schema_inference")
+    assert exc.value.available == names
+    assert ", ".join(names) in str(exc.value)
 
 
 def test_unknown_schema_error_is_a_non_retryable_schema_error() -> None:
@@ -63,6 +64,7 @@ def test_list_schemas_returns_every_schema_sorted_by_name() -> None:
         "document_summary",
         "invoice",
         "resume",
+        "schema_inference",
     ]
 
 
@@ -172,6 +174,7 @@ def test_schema_shape_of_registered_schemas() -> None:
         "document_summary": SchemaShape(fields=6, depth=2),
         "invoice": SchemaShape(fields=14, depth=2),
         "resume": SchemaShape(fields=12, depth=2),
+        "schema_inference": SchemaShape(fields=5, depth=2),
     }
 
 

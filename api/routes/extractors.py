@@ -1,0 +1,71 @@
+"""Extractors as data: create versions, list, read, archive. Another tenant's is a 404."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import ReadSessionDep, ReadTenantDep, SessionDep, SettingsDep, TenantDep
+from api.errors import ApiError
+from api.views.extractors import extractor_out, version_out
+from schemas.extractor_api import ExtractorCreate, ExtractorList, ExtractorOut, ExtractorVersionOut
+from storage import extractors as store
+from tasks.extractors.registry import ensure_builtins
+from tasks.extractors.service import register
+
+router = APIRouter(prefix="/v1/extractors", tags=["extractors"])
+
+
+@router.post("", status_code=201, response_model=ExtractorVersionOut)
+def create_extractor(
+    body: ExtractorCreate,
+    response: Response,
+    session: SessionDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+) -> ExtractorVersionOut:
+    """Register a version (201); the same content as the latest version returns it (200).
+
+    The schema is checked at the door: anything outside the subset both providers accept
+    is a 422 `schema_invalid` with the JSON Pointer of the offending keyword.
+    """
+    extractor, version, created = register(
+        session=session, tenant_id=tenant.id, body=body, limits=settings.app.extractors.limits
+    )
+    if not created:
+        response.status_code = 200
+    return version_out(extractor, version)
+
+
+@router.get("", response_model=ExtractorList)
+def list_extractors(session: ReadSessionDep, tenant: ReadTenantDep) -> ExtractorList:
+    """The tenant's extractors and the built-in ones."""
+    ensure_builtins(session=session)
+    rows = store.list_extractors(session=session, tenant_id=tenant.id)
+    return ExtractorList(data=[extractor_out(row) for row in rows])
+
+
+@router.get("/{name}", response_model=ExtractorOut)
+def read_extractor(name: str, session: ReadSessionDep, tenant: ReadTenantDep) -> ExtractorOut:
+    """One extractor with its versions."""
+    ensure_builtins(session=session)
+    row = store.find_extractor(session=session, tenant_id=tenant.id, name=name)
+    return extractor_out(row, store.list_versions(session=session, extractor_id=row.id))
+
+
+@router.get("/{name}/versions/{version}", response_model=ExtractorVersionOut)
+def read_version(
+    name: str, version: int, session: ReadSessionDep, tenant: ReadTenantDep
+) -> ExtractorVersionOut:
+    """One immutable version."""
+    ensure_builtins(session=session)
+    row = store.find_extractor(session=session, tenant_id=tenant.id, name=name)
+    return version_out(row, store.get_version(session=session, extractor=row, version=version))
+
+
+@router.delete("/{name}", response_model=ExtractorOut)
+def archive_extractor(name: str, session: SessionDep, tenant: TenantDep) -> ExtractorOut:
+    """Archive: new jobs are refused, old results stay readable. Built-ins cannot be."""
+    row = store.find_extractor(session=session, tenant_id=tenant.id, name=name)
+    if row.tenant_id is None:
+        raise ApiError(422, "extractor_builtin", f"{name!r} is built in and cannot be archived")
+    return extractor_out(store.archive_extractor(session=session, tenant_id=tenant.id, name=name))

@@ -1,0 +1,1 @@
+"""`docqueue` commands that talk to the HTTP API: extractors, reruns and diffs."""

@@ -1,0 +1,52 @@
+"""SQLAlchemy models of extractors: a named schema per owner, and its immutable versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base, _now
+
+
+class Extractor(Base):
+    """A tenant's (or, with no tenant, the system's) named extractor."""
+
+    __tablename__ = "extractors"
+    __table_args__ = (
+        # NULLS NOT DISTINCT: the system owns each built-in name once, like a tenant does.
+        UniqueConstraint(
+            "tenant_id", "name", name="uq_extractors_owner_name", postgresql_nulls_not_distinct=True
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class ExtractorVersion(Base):
+    """One immutable version: the schema as submitted, the instructions and their hashes."""
+
+    __tablename__ = "extractor_versions"
+    __table_args__ = (UniqueConstraint("extractor_id", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    extractor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("extractors.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    json_schema: Mapped[dict[str, Any]] = mapped_column()
+    instructions: Mapped[str | None] = mapped_column(Text)
+    schema_hash: Mapped[str] = mapped_column(String(64))  # of the schema providers see
+    prompt_hash: Mapped[str] = mapped_column(String(64))  # of the rendered prompt template
+    content_hash: Mapped[str] = mapped_column(String(64))  # of everything submitted
+    created_at: Mapped[dt.datetime] = _now()
