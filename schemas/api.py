@@ -45,7 +45,8 @@ class Submission(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    schema_name: str = Field(alias="schema", min_length=1, max_length=64)
+    # `name` or `name@N`: a 64-character slug and its pin
+    schema_name: str = Field(alias="schema", min_length=1, max_length=80)
     tier: TierChoice = "auto"
     webhook_url: str | None = Field(default=None, max_length=2048)
     reuse: bool = False

@@ -103,4 +103,7 @@ class RerunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     schema_name: str = Field(alias="schema", min_length=1, max_length=80)
-    tier: TierChoice | None = Field(default=None, description="Default: each job's own tier.")
+    tier: TierChoice | None = Field(
+        default=None,
+        description="A tier for every job; absent or `auto` keeps the tier each job was routed to.",
+    )

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, _now
@@ -44,8 +44,13 @@ class ExtractorVersion(Base):
     extractor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("extractors.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
-    json_schema: Mapped[dict[str, Any]] = mapped_column()
+    # json, not jsonb: jsonb reorders keys, and the order of properties is the tenant's
+    # (providers and models see the schema exactly as it was written).
+    json_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     instructions: Mapped[str | None] = mapped_column(Text)
+    # The rendered prompt template: a version reproduces exactly, whatever later code says.
+    prompt_system: Mapped[str] = mapped_column(Text)
+    prompt_user: Mapped[str] = mapped_column(Text)
     schema_hash: Mapped[str] = mapped_column(String(64))  # of the schema providers see
     prompt_hash: Mapped[str] = mapped_column(String(64))  # of the rendered prompt template
     content_hash: Mapped[str] = mapped_column(String(64))  # of everything submitted

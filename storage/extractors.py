@@ -23,6 +23,8 @@ class NewVersion:
     description: str
     json_schema: dict[str, Any]
     instructions: str | None
+    prompt_system: str
+    prompt_user: str
     schema_hash: str
     prompt_hash: str
     content_hash: str
@@ -70,6 +72,8 @@ def register_version(
             description=new.description,
             json_schema=new.json_schema,
             instructions=new.instructions,
+            prompt_system=new.prompt_system,
+            prompt_user=new.prompt_user,
             schema_hash=new.schema_hash,
             prompt_hash=new.prompt_hash,
             content_hash=new.content_hash,
@@ -91,6 +95,16 @@ def register_version(
     )
     session.refresh(extractor)
     return extractor, version, inserted is not None
+
+
+def system_content_hashes(*, session: Session) -> dict[str, str]:
+    """The content hash of each system extractor's latest version, by name (no locks)."""
+    rows = session.execute(
+        select(Extractor.name, ExtractorVersion.content_hash)
+        .join(ExtractorVersion, ExtractorVersion.extractor_id == Extractor.id)
+        .where(Extractor.tenant_id.is_(None), ExtractorVersion.version == Extractor.latest_version)
+    ).all()
+    return {row.name: row.content_hash for row in rows}
 
 
 def _owner(tenant_id: uuid.UUID | None) -> Any:

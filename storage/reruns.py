@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, text, update
+from sqlalchemy import CursorResult, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from storage.db import notify_jobs
-from storage.models import Batch
+from storage.models import Batch, Job
+
+# Jobs copied per statement: a million-job batch must not be one statement past the
+# statement timeout, nor one lock-holding transaction per row.
+PAGE = 5000
+_RERUN_NAMESPACE = uuid.UUID("b8a3f6f2-0d0e-4c8e-9d54-1c2f3e4a5b6c")
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,9 @@ class RerunSpec:
     tier: str | None  # None keeps each job's own tier
 
 
-# One statement copies every job of the source batch, in its order. Documents are stored
-# once by content hash, so nothing is uploaded again. A job that failed at submission (no
-# stored document) is carried over failed with its reason: no input disappears.
+# Documents are stored once by content hash, so nothing is uploaded again. A job that
+# failed at submission (no stored document) is carried over failed with its reason: no
+# input disappears. created_at steps by a microsecond so the new batch keeps input order.
 _COPY = text(
     """
     INSERT INTO jobs (id, tenant_id, batch_id, document_sha256, filename, schema_name,
@@ -45,33 +52,73 @@ _COPY = text(
         CASE WHEN j.document_sha256 IS NULL THEN j.error_message END,
         CASE WHEN j.document_sha256 IS NULL THEN now() END,
         0, 0, 0, 0, false,
-        -- keep the source's order: keyset pages of the new batch follow the same inputs
-        now() + (row_number() OVER (ORDER BY j.created_at, j.id)) * interval '1 microsecond'
+        now() + (:base + row_number() OVER (ORDER BY j.created_at, j.id))
+            * interval '1 microsecond'
     FROM jobs AS j
-    WHERE j.batch_id = :old_batch AND j.tenant_id = :tenant_id
+    WHERE j.id = ANY(CAST(:ids AS uuid[]))
     """
 )
 
 
-def rerun_batch(*, session: Session, source: Batch, spec: RerunSpec, ref: str, tier: str) -> Batch:
-    """Open the new batch and copy the source's documents into it as queued jobs."""
-    batch = Batch(
-        id=uuid.uuid4(),
-        tenant_id=source.tenant_id,
-        schema_name=ref,
-        tier=tier,
-        total=0,
-        webhook_url=source.webhook_url,
-        meta={"rerun_of": str(source.id)},
+def rerun_batch(
+    *, session: Session, source: Batch, spec: RerunSpec, ref: str, tier: str, key: str | None
+) -> tuple[Batch, bool]:
+    """Open the new batch and copy the source's documents into it as jobs (created, or not).
+
+    With an idempotency `key` a replay returns the batch the first request made.
+    """
+    tenant_id = source.tenant_id
+    batch_id = (
+        uuid.uuid5(_RERUN_NAMESPACE, f"{tenant_id}:{key}") if key is not None else uuid.uuid4()
     )
-    session.add(batch)
-    session.flush()
+    opened = session.scalar(
+        insert(Batch)
+        .values(
+            id=batch_id,
+            tenant_id=tenant_id,
+            schema_name=ref,
+            tier=tier,
+            total=0,
+            webhook_url=source.webhook_url,
+            meta={"rerun_of": str(source.id)} | ({"idempotency_key": key} if key else {}),
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Batch.id)
+    )
+    if opened is None:
+        return _existing(session, batch_id, tenant_id), False
+    copied = 0
+    after: tuple[dt.datetime, uuid.UUID] | None = None
+    while True:
+        page = _page(session, source, after)
+        if not page:
+            break
+        copied += _copy(session, batch_id, spec, [row.id for row in page], copied)
+        after = (page[-1].created_at, page[-1].id)
+    session.execute(update(Batch).where(Batch.id == batch_id).values(total=copied))
+    if copied:
+        notify_jobs(session=session)
+    return _existing(session, batch_id, tenant_id), True
+
+
+def _page(session: Session, source: Batch, after: tuple[dt.datetime, uuid.UUID] | None) -> Any:
+    query = select(Job.id, Job.created_at).where(
+        Job.batch_id == source.id, Job.tenant_id == source.tenant_id
+    )
+    if after is not None:
+        query = query.where(tuple_(Job.created_at, Job.id) > tuple_(*after))
+    return session.execute(query.order_by(Job.created_at, Job.id).limit(PAGE)).all()
+
+
+def _copy(
+    session: Session, batch_id: uuid.UUID, spec: RerunSpec, ids: list[uuid.UUID], base: int
+) -> int:
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         _COPY,
         {
-            "new_batch": batch.id,
-            "old_batch": source.id,
-            "tenant_id": source.tenant_id,
+            "new_batch": batch_id,
+            "ids": ids,
+            "base": base,
             "schema_name": spec.schema_name,
             "schema_version": spec.schema_version,
             "prompt_version": spec.prompt_version,
@@ -81,9 +128,11 @@ def rerun_batch(*, session: Session, source: Batch, spec: RerunSpec, ref: str, t
             "tier": spec.tier,
         },
     )
-    copied = result.rowcount
-    session.execute(update(Batch).where(Batch.id == batch.id).values(total=copied))
-    session.refresh(batch)
-    if copied:
-        notify_jobs(session=session)
+    return result.rowcount
+
+
+def _existing(session: Session, batch_id: uuid.UUID, tenant_id: uuid.UUID) -> Batch:
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    if batch is None or batch.tenant_id != tenant_id:  # pragma: no cover - deleted mid-flight
+        raise LookupError(f"batch {batch_id} vanished")
     return batch

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from api.deps import ReadSessionDep, ReadTenantDep, SessionDep, SettingsDep, TenantDep
 from api.errors import ApiError
 from api.views.extractors import extractor_out, version_out
-from schemas.extractor_api import ExtractorCreate, ExtractorList, ExtractorOut, ExtractorVersionOut
+from schemas.extractor_api import (
+    NAME_PATTERN,
+    ExtractorCreate,
+    ExtractorList,
+    ExtractorOut,
+    ExtractorVersionOut,
+)
 from storage import extractors as store
 from tasks.extractors.registry import ensure_builtins
 from tasks.extractors.service import register
 
 router = APIRouter(prefix="/v1/extractors", tags=["extractors"])
+# Checked before any query: a NUL byte or an int4 overflow would otherwise be a 500.
+Name = Annotated[str, Path(pattern=NAME_PATTERN)]
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.post("", status_code=201, response_model=ExtractorVersionOut)
@@ -45,7 +56,7 @@ def list_extractors(session: ReadSessionDep, tenant: ReadTenantDep) -> Extractor
 
 
 @router.get("/{name}", response_model=ExtractorOut)
-def read_extractor(name: str, session: ReadSessionDep, tenant: ReadTenantDep) -> ExtractorOut:
+def read_extractor(name: Name, session: ReadSessionDep, tenant: ReadTenantDep) -> ExtractorOut:
     """One extractor with its versions."""
     ensure_builtins(session=session)
     row = store.find_extractor(session=session, tenant_id=tenant.id, name=name)
@@ -54,7 +65,7 @@ def read_extractor(name: str, session: ReadSessionDep, tenant: ReadTenantDep) ->
 
 @router.get("/{name}/versions/{version}", response_model=ExtractorVersionOut)
 def read_version(
-    name: str, version: int, session: ReadSessionDep, tenant: ReadTenantDep
+    name: Name, version: VersionNumber, session: ReadSessionDep, tenant: ReadTenantDep
 ) -> ExtractorVersionOut:
     """One immutable version."""
     ensure_builtins(session=session)
@@ -63,7 +74,7 @@ def read_version(
 
 
 @router.delete("/{name}", response_model=ExtractorOut)
-def archive_extractor(name: str, session: SessionDep, tenant: TenantDep) -> ExtractorOut:
+def archive_extractor(name: Name, session: SessionDep, tenant: TenantDep) -> ExtractorOut:
     """Archive: new jobs are refused, old results stay readable. Built-ins cannot be."""
     row = store.find_extractor(session=session, tenant_id=tenant.id, name=name)
     if row.tenant_id is None:

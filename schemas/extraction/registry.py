@@ -138,12 +138,15 @@ def schema_shape(spec: SchemaSpec) -> SchemaShape:
 
 def shape_of(schema: Mapping[str, Any]) -> SchemaShape:
     """Count leaf fields and object nesting depth of any JSON Schema."""
-    fields, depth = _shape(schema, schema.get("$defs", {}), ())
+    fields, depth = _shape(schema, schema.get("$defs", {}), (), {})
     return SchemaShape(fields=fields, depth=depth)
 
 
 def _shape(
-    node: Mapping[str, Any], defs: Mapping[str, Any], resolving: tuple[str, ...]
+    node: Mapping[str, Any],
+    defs: Mapping[str, Any],
+    resolving: tuple[str, ...],
+    memo: dict[str, tuple[int, int]],
 ) -> tuple[int, int]:
     # Depth counts nested objects: a flat object is 1, an object holding objects 2.
     # Arrays are transparent (a list of objects weighs what one object does) because
@@ -154,26 +157,30 @@ def _shape(
         if name in resolving or name not in defs:
             # A recursive (or unresolvable) reference is a leaf; expanding it never ends.
             return 1, 0
-        return _shape(defs[name], defs, (*resolving, name))
+        # Each definition is measured once: re-expanding it at every reference is
+        # exponential in a chain of definitions that each reference the next many times.
+        if name not in memo:
+            memo[name] = _shape(defs[name], defs, (*resolving, name), memo)
+        return memo[name]
     for keyword in ("anyOf", "oneOf"):
         if keyword in node:
             # A union is as big as its biggest branch, so `X | None` weighs what X does.
-            shapes = [_shape(branch, defs, resolving) for branch in node[keyword]]
+            shapes = [_shape(branch, defs, resolving, memo) for branch in node[keyword]]
             return max((f for f, _ in shapes), default=1), max((d for _, d in shapes), default=0)
     if "allOf" in node:
-        shapes = [_shape(part, defs, resolving) for part in node["allOf"]]
+        shapes = [_shape(part, defs, resolving, memo) for part in node["allOf"]]
         return sum(f for f, _ in shapes), max((d for _, d in shapes), default=0)
     properties = node.get("properties")
     if isinstance(properties, Mapping):
-        shapes = [_shape(child, defs, resolving) for child in properties.values()]
+        shapes = [_shape(child, defs, resolving, memo) for child in properties.values()]
         return sum(f for f, _ in shapes), 1 + max((d for _, d in shapes), default=0)
     additional = node.get("additionalProperties")
     if isinstance(additional, Mapping) and additional:
-        fields, depth = _shape(additional, defs, resolving)
+        fields, depth = _shape(additional, defs, resolving, memo)
         return fields, depth + 1
     items = node.get("items")
     if isinstance(items, Mapping):
-        return _shape(items, defs, resolving)
+        return _shape(items, defs, resolving, memo)
     return 1, 0
 
 

@@ -51,9 +51,15 @@ def stored_spec(
     schema: dict[str, Any],
     instructions: str | None,
     version_id: str | None = None,
+    prompt: PromptTemplate | None = None,
 ) -> ExtractorSpec:
-    """A tenant's extractor version, validated by a model built from its JSON Schema."""
-    prompt = custom_prompt(name=name, description=description, instructions=instructions)
+    """An extractor version validated by a model built from its JSON Schema.
+
+    `prompt` is the version's stored template; a new version renders it from the
+    instructions.
+    """
+    if prompt is None:
+        prompt = custom_prompt(name=name, description=description, instructions=instructions)
     sent = provider_schema(schema)
     return ExtractorSpec(
         name=name,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 from schemas.errors import SchemaInvalid
+from schemas.extraction.registry import shape_of
 from schemas.extractors.canonical import canonical_json
+from schemas.extractors.check_descent import check_descent
 from schemas.extractors.check_graph import check_depth, check_recursion
 from schemas.extractors.check_meta import metaschema_error
 from schemas.extractors.check_rules import child_pointer
@@ -43,9 +45,18 @@ def check_schema(schema: object, *, limits: ExtractorLimits) -> None:
         raise SchemaInvalid("", 'the root schema must be a JSON object with type "object"')
     walk = walk_schema(schema, limits)
     check_recursion(walk)
+    check_descent(schema)
     if "max_properties" in walk.violations:
         raise walk.violations["max_properties"]
     check_depth(schema, limits)
+    expanded = shape_of(schema).fields
+    if expanded > limits.max_expanded_fields:
+        raise SchemaInvalid(
+            "",
+            f"an answer to this schema has {expanded} leaf values once every $ref is "
+            f"expanded, more than {limits.max_expanded_fields} "
+            f"(the limit {limits.key('max_expanded_fields')})",
+        )
     for limit in _WALK_LIMITS:
         if limit in walk.violations:
             raise walk.violations[limit]

@@ -37,6 +37,10 @@ class ExtractorLimits(BaseModel):
     # No provider documents a pattern limit. RE2 compiles in time and memory linear in the
     # pattern; 1000 characters is far beyond any field pattern (ISO codes, IBANs, dates).
     max_pattern_chars: int = Field(default=1000, gt=0)
+    # Leaf values of a whole answer with every $ref expanded (recursion counted once). A
+    # model writes each of them: a chain of definitions that each reference the next 20
+    # times passes every limit above yet asks for 20^9 values, which no answer can hold.
+    max_expanded_fields: int = Field(default=10_000, gt=0)
 
     def key(self, field: str) -> str:
         """The TOML spelling of a field, for error messages: `[extractors.limits] max_depth`."""

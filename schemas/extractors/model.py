@@ -140,8 +140,12 @@ def builtin_merge_plan(model: type[BaseModel]) -> MergePlan:
     )
 
 
-def _is_array(node: Any, root: dict[str, Any]) -> bool:
+def _is_array(node: Any, root: dict[str, Any], hops: int = 0) -> bool:
+    # `hops` bounds a chain of unions and refs: the door refuses cycles of them, and this
+    # must not recurse forever on a schema that never went through the door either.
     node = _resolve(node, root)
+    if hops > _MAX_REF_HOPS:
+        return False
     if not isinstance(node, dict):
         return False
     kind = node.get("type")
@@ -154,7 +158,7 @@ def _is_array(node: Any, root: dict[str, Any]) -> bool:
         if isinstance(branches, list):
             # `list | null` is a list field; null only means "this chunk found none".
             kept = [b for b in branches if _resolve(b, root) != _NULL]
-            return len(kept) == 1 and _is_array(kept[0], root)
+            return len(kept) == 1 and _is_array(kept[0], root, hops + 1)
     return False
 
 

@@ -2,9 +2,9 @@
 
 Network errors, 5xx and 429 are retried with exponential backoff and jitter, honouring
 Retry-After. Retrying a batch upload is safe: document keys and the batch's
-Idempotency-Key make a replay create nothing twice. Calls that a replay could repeat (a
-rerun makes a new batch, an inference is billed) are retried only when the request surely
-did no work: a refused connection or a 429.
+Idempotency-Key make a replay create nothing twice, and so does a rerun's. An inference,
+which a replay would bill again, is retried only when the request surely did no work: a
+refused connection or a 429.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 import email.utils
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -176,10 +177,15 @@ class ApiClient:
         return self._lines(f"/v1/batches/{batch_id}/results", f"results download of {batch_id}")
 
     def rerun_batch(self, batch_id: str, schema: str) -> dict[str, Any]:
-        """POST /v1/batches/{id}/rerun: the same documents as a new batch under `schema`."""
+        """POST /v1/batches/{id}/rerun: the same documents as a new batch under `schema`.
+
+        One Idempotency-Key for every re-send: a replay after a lost answer returns the
+        batch the first request made, so it is retried like any safe call.
+        """
         body = {"schema": schema}
         path = f"/v1/batches/{batch_id}/rerun"
-        return self._json(self._send("POST", path, json=body, replay_safe=False))
+        headers = {"Idempotency-Key": f"rerun-{uuid.uuid4().hex}"}
+        return self._json(self._send("POST", path, json=body, headers=headers))
 
     def diff_summary(self, batch_id: str, against: str) -> dict[str, Any]:
         """GET /v1/batches/{id}/diff?format=summary: change counts per field."""

@@ -5,6 +5,8 @@ Every outside service arrives through `Engine`'s ports (tasks/engine/ports.py).
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -13,6 +15,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from schemas.config import Tier
+from schemas.extractors.validation import MAX_VIOLATIONS
 from tasks.documents.tokens import estimate_tokens
 from tasks.engine.cost import call_cost, worst_case_cost
 from tasks.engine.llm import CallRecord
@@ -23,7 +26,16 @@ from tasks.observability import metrics
 
 log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
-REASK_OVERHEAD = 500  # tokens a re-ask adds beyond the last answer (the validation errors)
+# Tokens a re-ask adds beyond the last answer: the validator's messages, at most
+# MAX_VIOLATIONS lines of about 40 tokens (a path, the reason, an 80-character quote).
+REASK_OVERHEAD = 200 + MAX_VIOLATIONS * 40
+
+
+@functools.lru_cache(maxsize=512)
+def schema_tokens(response_model: type[BaseModel]) -> int:
+    """Tokens the tool definition of `response_model` adds to a call, plus the framing."""
+    schema = json.dumps(response_model.model_json_schema(), separators=(",", ":"))
+    return estimate_tokens(schema) + 200
 
 
 def call_chain(
@@ -84,7 +96,8 @@ def call_model(
     cfg = engine.config
     model_cfg = cfg.models[model]
     tier_cfg = cfg.tiers[tier]
-    est_in = sum(estimate_tokens(m["content"]) for m in messages) + 200
+    # The tool definition rides along with every call: a tenant schema may be most of it.
+    est_in = sum(estimate_tokens(m["content"]) for m in messages) + schema_tokens(response_model)
     status: int | None = None
     for attempt in range(1, cfg.retry.max_attempts + 1):
         engine.killswitch.check()

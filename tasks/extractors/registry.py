@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from schemas.errors import ExtractorArchived, UnknownSchemaError
+from schemas.extraction.prompts import PROMPT_VERSION, PromptTemplate
 from schemas.extraction.registry import get_schema, json_schema, list_schemas
 from schemas.extractors.build import builtin_spec, stored_spec
 from schemas.extractors.canonical import sha256_of
@@ -57,33 +57,40 @@ def content_hash(*, description: str, schema: dict[str, Any], instructions: str 
 def ensure_builtins(*, session: Session) -> None:
     """Register the compiled-in schemas as system extractors, once per process.
 
-    It runs in the caller's session: a second connection per request could deadlock a
-    full pool. The process remembers it once that session commits. A changed built-in
-    schema or prompt becomes the next version, so old jobs keep pointing at theirs.
+    One unlocked read finds them current (every start but the first after a change);
+    only a changed one is registered, in the caller's session: a second connection per
+    request could deadlock a full pool. A changed built-in schema or prompt becomes the
+    next version, so old jobs keep pointing at theirs.
     """
+    global _synced  # noqa: PLW0603 - a once-per-process flag
     if _synced:
         return
+    stored = store.system_content_hashes(session=session)
+    changed = [new for new in _builtin_versions() if stored.get(new.name) != new.content_hash]
+    for new in changed:
+        store.register_version(session=session, tenant_id=None, new=new)
+    # Registered ones are only durable once the caller commits: the next call reads again.
+    _synced = not changed
+
+
+def _builtin_versions() -> list[store.NewVersion]:
+    versions = []
     for builtin in list_schemas():
         spec = builtin_spec(builtin)
-        store.register_version(
-            session=session,
-            tenant_id=None,
-            new=store.NewVersion(
+        versions.append(
+            store.NewVersion(
                 name=spec.name,
                 description=spec.description,
                 json_schema=json_schema(builtin),
                 instructions=None,
+                prompt_system=spec.prompt.system,
+                prompt_user=spec.prompt.user,
                 schema_hash=spec.schema_hash,
                 prompt_hash=spec.prompt_hash,
                 content_hash=sha256_of([spec.schema_hash, spec.prompt_hash]),
-            ),
+            )
         )
-    event.listen(session, "after_commit", _mark_synced, once=True)
-
-
-def _mark_synced(_: Session) -> None:
-    global _synced  # noqa: PLW0603 - a once-per-process flag
-    _synced = True
+    return versions
 
 
 def resolve(*, session: Session, tenant_id: uuid.UUID, ref: str) -> ExtractorSpec:
@@ -137,6 +144,11 @@ def _build(extractor: Extractor, version: ExtractorVersion) -> ExtractorSpec:
         schema=version.json_schema,
         instructions=version.instructions,
         version_id=str(version.id),
+        # The stored texts, so the prompt hash the job recorded is the prompt it runs
+        # (an older built-in version too, once the code has moved on).
+        prompt=PromptTemplate(
+            version=PROMPT_VERSION, system=version.prompt_system, user=version.prompt_user
+        ),
     )
 
 

@@ -43,6 +43,8 @@ def register(
         description=body.description,
         json_schema=body.json_schema,
         instructions=body.instructions,
+        prompt_system=spec.prompt.system,
+        prompt_user=spec.prompt.user,
         schema_hash=spec.schema_hash,
         prompt_hash=spec.prompt_hash,
         content_hash=content_hash(

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -47,8 +46,11 @@ def upgrade() -> None:
         sa.Column("extractor_id", sa.UUID(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("json_schema", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        # json keeps the tenant's key order (jsonb sorts keys): providers see it as written
+        sa.Column("json_schema", sa.JSON(), nullable=False),
         sa.Column("instructions", sa.Text(), nullable=True),
+        sa.Column("prompt_system", sa.Text(), nullable=False),
+        sa.Column("prompt_user", sa.Text(), nullable=False),
         sa.Column("schema_hash", sa.String(length=64), nullable=False),
         sa.Column("prompt_hash", sa.String(length=64), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),

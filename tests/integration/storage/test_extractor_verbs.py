@@ -31,6 +31,8 @@ def _new(name: str, content: str) -> store.NewVersion:
         description="d",
         json_schema=schema,
         instructions=None,
+        prompt_system="system",
+        prompt_user="user {document}",
         schema_hash="s" * 64,
         prompt_hash="p" * 64,
         content_hash=content.ljust(64, "0"),

@@ -21,6 +21,15 @@ PING_PONG = with_defs(
     {"A": {**root(b=ref("B")), "required": ["b"]}, "B": node(ref("A"))}, a=ref("A")
 )
 
+# Nine definitions, each referencing the next twenty times: 180 properties, 20^9 leaves.
+FAN_OUT = with_defs(
+    {
+        f"d{i}": root(**{f"p{k}": ref(f"d{i + 1}") if i < 8 else STR for k in range(20)})
+        for i in range(9)
+    },
+    a=ref("d0"),
+)
+
 REFUSED: list[tuple[str, object, str, str]] = [
     ("non-object root", {"type": "array", "items": STR}, "/type", 'must have type "object"'),
     ("root without type", {"properties": {"a": STR}}, "", 'must have type "object"'),
@@ -147,6 +156,13 @@ REFUSED: list[tuple[str, object, str, str]] = [
     ("set value", root(a={**STR, "default": {1}}), "/properties/a/default", "set is not a JSON"),
     ("nan", root(a={"type": "number", "maximum": float("nan")}), "/properties/a/maximum", "nan"),
     ("10,000 deep", root(a=nested(10_000)), "/properties/a" + "/items" * 62, "max_json_nesting"),
+    (
+        "recursion that never descends",
+        with_defs({"A": {"anyOf": [{"type": "null"}, ref("A")]}}, a=ref("A")),
+        "/$defs/A/anyOf/1/$ref",
+        "never descends",
+    ),
+    ("exponential expansion", FAN_OUT, "", "max_expanded_fields"),
 ]
 
 

@@ -6,6 +6,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from schemas.errors import SchemaInvalid, UnknownSchemaError
+from schemas.extraction.registry import SchemaShape, shape_of
 from schemas.extractors.limits import ExtractorLimits
 from tasks.extractors.inference import proposed_schema, samples_document
 from tasks.extractors.registry import content_hash, parse_ref
@@ -69,3 +70,19 @@ def test_the_samples_document_holds_each_samples_head_after_the_hint() -> None:
     assert '<sample index="1" filename="a.txt">' in text
     assert '<sample index="2">\nsecond\n</sample>' in text
     assert "first " * 6 not in text  # cut to max_chars
+
+
+def test_the_shape_of_a_fanned_out_schema_is_measured_without_expanding_it() -> None:
+    defs = {
+        f"d{i}": {
+            "type": "object",
+            "properties": {
+                f"p{k}": {"$ref": f"#/$defs/d{i + 1}"} if i < 8 else {"type": "string"}
+                for k in range(20)
+            },
+        }
+        for i in range(9)
+    }
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/$defs/d0"}}, "$defs": defs}
+    # each definition is measured once: 20^9 leaves, counted in nine steps, not 20^9
+    assert shape_of(schema) == SchemaShape(fields=20**9, depth=10)

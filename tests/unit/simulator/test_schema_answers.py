@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from schemas.errors import SchemaInvalid
+from schemas.extractors.check import check_schema
+from schemas.extractors.limits import ExtractorLimits
 from schemas.extractors.patterns import search as re2_search
 from scripts.simulator.answers import build_answer, document_words, make_invalid
 from tests.unit.simulator.harness import DOC
@@ -172,3 +175,24 @@ def test_rules_fill_totals_only_where_the_schema_lets_them() -> None:
             assert item["amount"] == product or product > 5  # amount has maximum 5
         assert isinstance(answer["subtotal"], str)  # a string field is never given a sum
         assert answer["total"] % 0.5 == 0
+
+
+# Shapes the simulator answers although the door refuses them: it answers more than
+# docqueue accepts (a provider may be sent a schema from elsewhere), never less.
+BEYOND_THE_DOOR = {
+    "annotations_and_extensions",  # an unknown x-docqueue key
+    "anyof_scalars_and_siblings",  # a branch with no type
+    "deep_required_chain",  # 20 levels, past max_depth
+    "enums_and_consts",  # an object const
+    "required_without_properties",
+    "root_is_a_ref",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_every_schema_shape_is_refused_or_accepted_by_the_door_as_listed(name: str) -> None:
+    if name in BEYOND_THE_DOOR:
+        with pytest.raises(SchemaInvalid):
+            check_schema(SHAPES[name], limits=ExtractorLimits())
+    else:
+        check_schema(SHAPES[name], limits=ExtractorLimits())
