@@ -27,7 +27,9 @@ from tests.support.stacks import TEST_OVERRIDES, LiveStack, StackFactory, Worker
 from tests.support.tenants import Tenant
 from tests.support.waits import wait_until
 
-pytestmark = pytest.mark.e2e
+# Two 2,000-job runs at the simulator's 200 ms take minutes: with the slow fault runs in
+# `make test-faults`, so `make test` keeps its margin under the 15-minute budget.
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 N = 2_000
 SIM_DEFAULT_LATENCY_MS = 200  # `python -m scripts.simulator`'s default, as in the Procfile
