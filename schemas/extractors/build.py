@@ -7,10 +7,10 @@ from typing import Any
 
 from schemas.extraction.partial import partial_model
 from schemas.extraction.prompts import PromptTemplate, custom_prompt
-from schemas.extraction.registry import SchemaSpec, json_schema, list_fields, summary_fields
+from schemas.extraction.registry import SchemaSpec, json_schema
 from schemas.extractors.canonical import provider_schema, sha256_of
-from schemas.extractors.model import build_model, chunk_schema, merge_plan
-from schemas.extractors.spec import SYSTEM_OWNER, ExtractorSpec, MergePlan
+from schemas.extractors.model import build_model, builtin_merge_plan, chunk_schema, merge_plan
+from schemas.extractors.spec import SYSTEM_OWNER, ExtractorSpec
 
 __all__ = ["builtin_spec", "prompt_hash", "stored_spec"]
 
@@ -35,7 +35,7 @@ def builtin_spec(
         model=spec.model,
         chunk_model=partial_model(spec.model),
         prompt=spec.prompt,
-        merge=MergePlan(tuple(list_fields(spec.model)), tuple(summary_fields(spec.model))),
+        merge=builtin_merge_plan(spec.model),
         schema_hash=sha256_of(schema),
         prompt_hash=prompt_hash(spec.prompt),
         version_id=version_id,

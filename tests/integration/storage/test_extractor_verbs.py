@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 
 import pytest
 
 from storage import extractors as store
 from storage.db import session_scope
 from storage.errors import NotFound
-from storage.tenants import create_tenant
+from tests.support.tenants import make_tenant
 
 
 def _tenant(pg_url: str) -> uuid.UUID:
-    with session_scope(pg_url) as session:
-        return create_tenant(
-            session=session,
-            name=f"extractors-{uuid.uuid4().hex[:8]}",
-            monthly_budget_usd=Decimal(10),
-            concurrency=4,
-        ).id
+    return uuid.UUID(make_tenant("extractors", url=pg_url).id)
 
 
 def _new(name: str, content: str) -> store.NewVersion:
