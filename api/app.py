@@ -13,6 +13,7 @@ from api.middleware.bodylimit import BodyLimit
 from api.routes import (
     batches,
     diffs,
+    docs,
     extractors,
     inference,
     jobs,
@@ -23,6 +24,7 @@ from api.routes import (
 )
 from schemas.config import get_settings
 from tasks.observability.logs import configure_logging
+from tasks.observability.tracing import instrument_api
 
 
 def create_app() -> FastAPI:
@@ -34,8 +36,11 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Batch structured extraction from documents with LLMs.",
         responses=errors.ERROR_RESPONSES,
+        docs_url=None,  # served from the package by api/routes/docs.py, not from a CDN
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     app.include_router(meta.router)
     app.include_router(jobs.router)
     app.include_router(inference.router)  # before /{name}: `infer` is not an extractor name
@@ -59,4 +64,5 @@ def create_app() -> FastAPI:
         response.headers["x-request-id"] = request_id
         return response
 
+    instrument_api(app)  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     return app

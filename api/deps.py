@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.middleware.ratelimit import enforce as enforce_rate_limit
@@ -26,9 +27,16 @@ def _session() -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(_session)]
 
+# Declares the bearer scheme in OpenAPI (`securitySchemes`, Swagger's Authorize button).
+# auto_error=False: the header is still read below, so a missing or malformed one gets
+# our own 401 with the `{"error": ...}` shape instead of FastAPI's 403.
+bearer = HTTPBearer(auto_error=False, description="A tenant API key (`dq_...`).")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
 
 def _tenant(
     session: SessionDep,
+    _bearer: BearerDep = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Tenant:
     if not authorization:
@@ -57,9 +65,10 @@ ReadSessionDep = Annotated[Session, Depends(_read_session)]
 
 def _read_tenant(
     session: ReadSessionDep,
+    _bearer: BearerDep = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Tenant:
-    return _tenant(session, authorization)
+    return _tenant(session, _bearer, authorization)
 
 
 ReadTenantDep = Annotated[Tenant, Depends(_read_tenant)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -76,12 +77,38 @@ class BatchAccepted(BaseModel):
     error: ErrorInfo | None = Field(default=None, description="why the upload stopped")
 
 
+class BatchStatus(StrEnum):
+    """A batch's state, derived from its jobs in this order (the first that holds wins).
+
+    cancelled: the batch was cancelled (its running jobs may still finish);
+    finished: no job is queued or running (`finished_at` is set; a batch of only duplicates);
+    running: some job is running or already ended; queued: every job is still queued.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class KillSwitchOut(BaseModel):
+    """The global kill switch: while on, no new provider call starts (jobs wait, queued)."""
+
+    on: bool
+    reason: str | None = Field(description="why it was turned on (null while off)")
+    since: dt.datetime | None = Field(description="when it was turned on (null while off)")
+
+
 class BatchOut(BaseModel):
-    """A batch's progress as GET /v1/batches/{id} reports it."""
+    """A batch's progress as GET /v1/batches/{id} (and each item of GET /v1/batches) reports it."""
 
     id: uuid.UUID
     schema_name: str = Field(serialization_alias="schema")
     tier: str
+    status: BatchStatus = Field(
+        description="cancelled if cancelled; finished once no job is queued or running; "
+        "running once any job has started; else queued"
+    )
     total: int
     counts: dict[str, int] = Field(description="jobs per status, all five statuses")
     progress: float = Field(description="terminal jobs / total")
@@ -89,3 +116,13 @@ class BatchOut(BaseModel):
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
     finished_at: dt.datetime | None = Field(description="set once every job is terminal")
+    killswitch: KillSwitchOut | None = Field(
+        description="the global kill switch as this answer read it; null if unreadable"
+    )
+
+
+class BatchPage(BaseModel):
+    """One page of GET /v1/batches, newest first."""
+
+    data: list[BatchOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")

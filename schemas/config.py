@@ -258,6 +258,9 @@ class Settings(BaseSettings):
     api_burst: int = 400
     docqueue_api_url: str = "http://127.0.0.1:8000"  # where the CLI's ingest/status/results go
     docqueue_api_key: str | None = None
+    # Traces are recorded and exported (OTLP/HTTP) only when this is set; the SDK reads its
+    # other standard variables itself (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, ...).
+    otel_exporter_otlp_endpoint: str | None = None  # e.g. http://collector:4318
 
     @property
     def app(self) -> AppConfig:

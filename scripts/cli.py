@@ -1,4 +1,7 @@
-"""The `docqueue` command line: database, tenants, processes, kill switch, API commands."""
+"""The `docqueue` command line: database, tenants, processes and the kill switch.
+
+The commands that talk to the HTTP API live in scripts/commands/.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,21 @@ import json
 import os
 import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from scripts.commands import extractors, reruns
-from scripts.commands.common import Retries, api_client
+from scripts.commands import batches, catalog, documents, extractors, reruns, usage
+from scripts.commands.overview import EPILOG, OVERVIEW
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help=OVERVIEW,
+    epilog=EPILOG,
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenants and API keys.")
 app.add_typer(db_app, name="db")
@@ -40,10 +49,11 @@ def tenant_create(
     concurrency: Annotated[int | None, typer.Option(min=1, help="In-flight jobs per tier.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Create a tenant and print its API key (shown once; only its hash is stored)."""
+    """Create a tenant; print its API key (shown once, stored hashed) and webhook secret."""
     from schemas.config import get_settings
     from storage.db import session_scope
     from storage.tenants import create_tenant, issue_key
+    from tasks.webhooks.signing import standard_secret
 
     defaults = get_settings().app.tenants
     with session_scope() as session:
@@ -59,10 +69,16 @@ def tenant_create(
         )
         key = issue_key(session=session, tenant_id=tenant.id)
         tenant_id = str(tenant.id)
+        # The Standard Webhooks form of the signing secret receivers verify with.
+        webhook_secret = standard_secret(tenant.webhook_secret)
     if as_json:
-        typer.echo(json.dumps({"tenant_id": tenant_id, "api_key": key}))
+        payload = {"tenant_id": tenant_id, "api_key": key, "webhook_secret": webhook_secret}
+        typer.echo(json.dumps(payload))
     else:
-        typer.echo(f"tenant {name}: id {tenant_id}\napi key (store it now): {key}")
+        typer.echo(
+            f"tenant {name}: id {tenant_id}\napi key (store it now): {key}\n"
+            f"webhook secret: {webhook_secret}"
+        )
 
 
 @tenant_app.command("issue-key")
@@ -212,65 +228,14 @@ def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) 
     typer.echo(json.dumps(switch.status(), default=str))
 
 
-@app.command()
-def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
-    paths: Annotated[list[str], typer.Argument(help="Files, folders, globs, .jsonl or .csv.")],
-    schema: Annotated[
-        str, typer.Option(help="Extractor: a built-in (invoice) or yours; NAME@N pins a version.")
-    ],
-    tier: Annotated[str, typer.Option(help="auto, low, medium or high.")] = "auto",
-    wait: Annotated[bool, typer.Option(help="Follow the batches until they finish.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Write results (.jsonl or .csv).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 500,
-    retries: Retries = 6,
-) -> None:
-    """Upload documents as batches (re-run to resume: nothing is duplicated)."""
-    from scripts.ingest.run import guarded, run_ingest
-
-    def action() -> None:
-        with api_client(retries) as api:
-            run_ingest(
-                api,
-                paths,
-                schema=schema,
-                tier=tier,
-                batch_size=batch_size,
-                wait=wait,
-                out_path=out,
-            )
-
-    guarded(action)
-
-
-@app.command()
-def status(batch: str, retries: Retries = 6) -> None:
-    """Print a batch's counts per status, progress and cost."""
-    from scripts.ingest.run import guarded, run_status
-
-    def action() -> None:
-        with api_client(retries) as api:
-            run_status(api, batch)
-
-    guarded(action)
-
-
-@app.command()
-def results(
-    batch: str,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.jsonl or .csv).")],
-    retries: Retries = 6,
-) -> None:
-    """Write a batch's results, one line (or CSV row) per document."""
-    from scripts.ingest.run import guarded, write_results
-
-    def action() -> None:
-        with api_client(retries) as api:
-            typer.echo(f"{write_results(api, [batch], out)} results written to {out}")
-
-    guarded(action)
-
-
+documents.register(app)  # ingest, status, results
+batches.register(app)  # batches, cancel, retry
+app.command("usage")(usage.usage)
+app.command("schemas")(catalog.schemas)
 app.add_typer(extractors.app, name="extractor")
+app.command("extractors", help="Your extractors and the built-ins (`extractor list`).")(
+    extractors.list_
+)
 reruns.register(app)  # rerun, diff
 
 

@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from scripts.client import Client as ApiClient
 from scripts.devstack.postgres import PostgresServer
 from scripts.devstack.redis import RedisServer
 from scripts.devstack.stack import Stack
-from scripts.ingest.client import ApiClient
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run"
@@ -135,6 +135,9 @@ def up() -> None:
     console.print(f"custom extractor: {_register_claims_form(api, key)}")
     _submit_and_watch(api, key)
     console.print("\nThe stack stays up. Explore the API docs and Flower; `make down` stops it.")
+    console.print("To use the CLI or the Python client as the demo tenant, run:")
+    # Plain print, not rich: the line must stay whole and unstyled to copy and paste.
+    print(f"export DOCQUEUE_API_URL={api} DOCQUEUE_API_KEY={key}")
 
 
 def _submit_and_watch(api: str, key: str) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, Uuid, cast, column, func, select, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from schemas.jobs import ErrorType, JobStatus
 from storage import bulk
@@ -26,7 +29,7 @@ _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 @dataclass(frozen=True)
 class Summary:
-    """A batch's job counts per status (all five), usage so far, and when it finished."""
+    """A batch's job counts per status (all five), usage so far, when it finished, its status."""
 
     total: int
     counts: dict[str, int]
@@ -34,6 +37,7 @@ class Summary:
     output_tokens: int
     cost_usd: Decimal
     finished_at: dt.datetime | None
+    status: str  # queued | running | finished | cancelled (status_of)
 
     @property
     def progress(self) -> float:
@@ -97,9 +101,18 @@ def get_batch(*, session: Session, tenant_id: uuid.UUID, batch_id: uuid.UUID) ->
 
 def summarize(*, session: Session, batch: Batch) -> Summary:
     """Count the batch's jobs in one snapshot; record `finished_at` once all are terminal."""
+    return summarize_many(session=session, batches=[batch])[batch.id]
+
+
+def summarize_many(*, session: Session, batches: Sequence[Batch]) -> dict[uuid.UUID, Summary]:
+    """Summaries of several batches from one grouped query (a page of GET /v1/batches)."""
+    if not batches:
+        return {}
     rows = session.execute(
         select(
+            Batch.id,
             Batch.total,
+            Batch.cancelled_at,
             Job.status,
             func.count(Job.id),
             func.coalesce(func.sum(Job.input_tokens), 0),
@@ -109,27 +122,83 @@ def summarize(*, session: Session, batch: Batch) -> Summary:
         )
         .select_from(Batch)
         .outerjoin(Job, Job.batch_id == Batch.id)
-        .where(Batch.id == batch.id)
-        .group_by(Batch.total, Job.status)
+        .where(Batch.id.in_([b.id for b in batches]))
+        .group_by(Batch.id, Batch.total, Batch.cancelled_at, Job.status)
     ).all()
-    counts = {str(s): 0 for s in JobStatus}
-    total, tokens_in, tokens_out, cost = batch.total, 0, 0, Decimal(0)
-    last: dt.datetime | None = None
-    for row_total, status, n, t_in, t_out, c, fin in rows:
-        total = row_total
-        if status is None:  # the outer join of a batch without jobs
-            continue
-        counts[status] = n
-        tokens_in, tokens_out, cost = tokens_in + t_in, tokens_out + t_out, cost + c
-        last = fin if last is None or (fin is not None and fin > last) else last
-    # A batch is opened with its first chunk, so an empty one held only duplicates.
-    done = not any(counts[s] for s in _ACTIVE)
-    finished = batch.finished_at
-    if done != (finished is not None):
+    tallies = {b.id: _Tally(b.total, b.cancelled_at) for b in batches}
+    for row in rows:
+        tallies[row[0]].add(row[1:])
+    out: dict[uuid.UUID, Summary] = {}
+    flipped: list[tuple[uuid.UUID, dt.datetime | None]] = []
+    for batch in batches:
+        summary = tallies[batch.id].summary(batch.finished_at)
+        if summary.finished_at != batch.finished_at:
+            flipped.append((batch.id, summary.finished_at))
+        out[batch.id] = summary
+    if flipped:
         # Set once when the last job ends; cleared when a retry or an append reopens it.
-        finished = (last or dt.datetime.now(dt.UTC)) if done else None
-        session.execute(update(Batch).where(Batch.id == batch.id).values(finished_at=finished))
-    return Summary(total, counts, int(tokens_in), int(tokens_out), Decimal(cost), finished)
+        fix = values(
+            column("id", Uuid()), column("finished_at", DateTime(timezone=True)), name="fix"
+        ).data(flipped)
+        # an all-NULL VALUES column is text to Postgres: cast it back
+        when = cast(fix.c.finished_at, DateTime(timezone=True))
+        session.execute(
+            update(Batch).where(Batch.id == fix.c.id).values(finished_at=when),
+            execution_options={"synchronize_session": False},
+        )
+        for batch in batches:  # the loaded rows agree with the database, with nothing to flush
+            set_committed_value(batch, "finished_at", out[batch.id].finished_at)
+    return out
+
+
+class _Tally:
+    """One batch's grouped rows, added up (all in the same snapshot)."""
+
+    def __init__(self, total: int, cancelled_at: dt.datetime | None) -> None:
+        self.total, self.cancelled = total, cancelled_at is not None
+        self.counts = {str(s): 0 for s in JobStatus}
+        self.tokens_in, self.tokens_out, self.cost = 0, 0, Decimal(0)
+        self.last: dt.datetime | None = None
+
+    def add(self, row: Sequence[Any]) -> None:
+        """Add one (batch, status) group; the batch row's own values come with each."""
+        total, cancelled_at, status, n, t_in, t_out, cost, fin = row
+        self.total, self.cancelled = total, cancelled_at is not None
+        if status is None:  # the outer join of a batch without jobs
+            return
+        self.counts[status] = n
+        self.tokens_in, self.tokens_out = self.tokens_in + t_in, self.tokens_out + t_out
+        self.cost += cost
+        if fin is not None and (self.last is None or fin > self.last):
+            self.last = fin
+
+    def summary(self, stored: dt.datetime | None) -> Summary:
+        """The summary, keeping a stored `finished_at` while the batch stays done."""
+        # A batch is opened with its first chunk, so an empty one held only duplicates.
+        done = not any(self.counts[s] for s in _ACTIVE)
+        finished = stored
+        if done != (stored is not None):
+            finished = (self.last or dt.datetime.now(dt.UTC)) if done else None
+        status = status_of(cancelled=self.cancelled, finished=done, counts=self.counts)
+        return Summary(
+            self.total,
+            self.counts,
+            int(self.tokens_in),
+            int(self.tokens_out),
+            Decimal(self.cost),
+            finished,
+            status,
+        )
+
+
+def status_of(*, cancelled: bool, finished: bool, counts: dict[str, int]) -> str:
+    """A batch's status (schemas.batch_api.BatchStatus); storage.batch_pages filters alike."""
+    if cancelled:
+        return "cancelled"
+    if finished:
+        return "finished"
+    started = sum(n for s, n in counts.items() if s != JobStatus.QUEUED)
+    return "running" if started else "queued"
 
 
 def cancel(*, session: Session, batch: Batch) -> int:

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+import sqlalchemy
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
@@ -64,7 +65,8 @@ def process_kind() -> ProcessKind:
 
 def make_engine(url: str, pool: PoolConfig, *, application_name: str | None = None) -> Engine:
     """A new engine whose pool never holds more than `pool.most` connections."""
-    engine = create_engine(
+    # Through the module: tracing wraps sqlalchemy.create_engine after this import.
+    engine = sqlalchemy.create_engine(
         url,
         poolclass=QueuePool,
         pool_size=pool.pool_size,

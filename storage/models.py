@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -86,6 +87,7 @@ class Document(Base):
 
 class Batch(Base):
     __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -175,6 +177,7 @@ class LlmCall(Base):
             "created_at",
             postgresql_where=text("outcome = 'in_flight'"),
         ),
+        CheckConstraint("lane IN ('realtime', 'batch')", name="lane"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -193,6 +196,8 @@ class LlmCall(Base):
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str] = mapped_column(String(32))
     status_code: Mapped[int | None] = mapped_column(Integer)
+    # realtime (POST /v1/jobs, /v1/batches today) or batch (a provider's batch API, later)
+    lane: Mapped[str] = mapped_column(String(16), server_default="realtime")
     created_at: Mapped[dt.datetime] = _now()
 
 

@@ -1,4 +1,4 @@
-"""Spend reports from the usage ledger (`llm_calls`): per UTC day, model and tier, with totals."""
+"""Spend reports from the usage ledger (`llm_calls`): per UTC day, model, tier and lane."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from storage.models import LlmCall
 
 @dataclass(frozen=True)
 class UsageLine:
-    """The calls of one day, model and tier (failed calls included: they are real calls)."""
+    """The calls of one day, model, tier and lane (failed calls included: they are real calls).
+
+    `lane` is `realtime` (a call made as its job ran) or `batch` (a provider's batch API).
+    """
 
     day: dt.date
     model: str
     tier: str
+    lane: str
     calls: int
     input_tokens: int
     output_tokens: int
@@ -41,7 +45,7 @@ class UsageTotals:
 def spend_by_day(
     *, session: Session, tenant_id: uuid.UUID, since: dt.date, until: dt.date
 ) -> list[UsageLine]:
-    """The tenant's ledger from `since` through `until` (UTC days), by day, model and tier."""
+    """The tenant's ledger from `since` through `until` (UTC days), by day, model, tier, lane."""
     day = func.date(func.timezone("UTC", LlmCall.created_at)).label("day")
     start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
@@ -50,6 +54,7 @@ def spend_by_day(
             day,
             LlmCall.model,
             LlmCall.tier,
+            LlmCall.lane,
             func.count(),
             func.coalesce(func.sum(LlmCall.input_tokens), 0),
             func.coalesce(func.sum(LlmCall.output_tokens), 0),
@@ -62,19 +67,20 @@ def spend_by_day(
             LlmCall.created_at >= start,
             LlmCall.created_at < end,
         )
-        .group_by(day, LlmCall.model, LlmCall.tier)
-        .order_by(day, LlmCall.model, LlmCall.tier)
+        .group_by(day, LlmCall.model, LlmCall.tier, LlmCall.lane)
+        .order_by(day, LlmCall.model, LlmCall.tier, LlmCall.lane)
     ).all()
     return [
         UsageLine(
             day=row[0],
             model=row[1],
             tier=row[2],
-            calls=int(row[3]),
-            input_tokens=int(row[4]),
-            output_tokens=int(row[5]),
-            cached_tokens=int(row[6]),
-            cost_usd=Decimal(row[7]),
+            lane=row[3],
+            calls=int(row[4]),
+            input_tokens=int(row[5]),
+            output_tokens=int(row[6]),
+            cached_tokens=int(row[7]),
+            cost_usd=Decimal(row[8]),
         )
         for row in rows
     ]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from api.errors import ApiError
 from api.intake.batch import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk
 from api.intake.document import check_webhook_url
 from api.intake.ndjson import NdjsonUpload
+from api.killswitch import read_killswitch
+from api.paging import decode_cursor, encode_cursor, rfc3339
 from api.views.batches import BODY_DOC, batch_out, result_line, validation_reason
 from schemas.api import ErrorInfo
 from schemas.batch_api import (
@@ -27,16 +29,19 @@ from schemas.batch_api import (
     BatchDocument,
     BatchHeader,
     BatchOut,
+    BatchPage,
+    BatchStatus,
     media_type,
 )
 from schemas.config import Settings
+from storage import batch_pages, results
 from storage import batches as batch_store
-from storage import pages
 from storage import webhooks as webhook_store
 from storage.db import session_scope
 from storage.models import Batch, Tenant
 from storage.rows import Cursor
 from tasks.extractors.registry import resolve
+from tasks.observability import spans
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 log = structlog.get_logger(__name__)
@@ -116,6 +121,7 @@ class _Intake:
         if self.batch is None:
             self.total = batch.total  # a resumed batch's earlier jobs
         self.batch, self.batch_id = batch, batch.id
+        spans.annotate(batch_id=batch.id)  # on the request's span (the context is copied here)
         self.total += added.created
         return added
 
@@ -195,6 +201,50 @@ def _summary(session: Session, batch: Batch) -> BatchOut:
     return batch_out(batch, batch_store.summarize(session=session, batch=batch))
 
 
+Instant = Annotated[str | None, Query(max_length=64, description="RFC 3339, with an offset")]
+
+
+@router.get("", response_model=BatchPage, response_model_by_alias=True)
+def list_batches(
+    session: SessionDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    status: BatchStatus | None = None,
+    created_after: Instant = None,
+    created_before: Instant = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> BatchPage:
+    """The tenant's batches, newest first, with keyset pagination on (created_at, id).
+
+    Each item is what GET /v1/batches/{id} answers. `status` is derived from the jobs, the
+    first that holds: `cancelled` (the batch was cancelled), `finished` (no job queued or
+    running), `running` (some job running or ended), else `queued`. `created_after` and
+    `created_before` are exclusive bounds on `created_at`.
+    """
+    after, before = (
+        rfc3339("created_after", created_after),
+        rfc3339("created_before", created_before),
+    )
+    if after and before and after >= before:
+        raise ApiError(422, "invalid_range", "created_after must be before created_before")
+    page = batch_pages.list_batches(
+        session=session,
+        tenant_id=tenant.id,
+        limit=limit,
+        status=status,
+        created_after=after,
+        created_before=before,
+        before=decode_cursor(cursor) if cursor else None,
+    )
+    summaries = batch_store.summarize_many(session=session, batches=page.batches)
+    switch = read_killswitch(settings.redis_url)  # once for the page
+    return BatchPage(
+        data=[batch_out(b, summaries[b.id], switch) for b in page.batches],
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
+    )
+
+
 @router.get("/{batch_id}", response_model=BatchOut, response_model_by_alias=True)
 def read_batch(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> BatchOut:
     """Jobs per status, progress, usage so far; `finished_at` once every job is terminal."""
@@ -226,7 +276,7 @@ def _result_lines(batch: Batch) -> Iterator[bytes]:
     after: Cursor | None = None
     while True:
         with session_scope() as session:
-            rows = pages.result_page(session=session, batch=batch, after=after, limit=RESULT_PAGE)
+            rows = results.result_page(session=session, batch=batch, after=after, limit=RESULT_PAGE)
         if rows:
             yield b"".join(result_line(r) for r in rows)
         if len(rows) < RESULT_PAGE:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import json
 import uuid
 from typing import Annotated
 
@@ -24,6 +20,7 @@ from api.intake.document import (
     request_hash,
     store_text,
 )
+from api.paging import decode_cursor, encode_cursor
 from api.views.jobs import job_out
 from schemas.api import JobCreate, JobOut, JobPage
 from schemas.config import Settings
@@ -31,9 +28,9 @@ from schemas.jobs import JobStatus
 from storage import jobs as job_store
 from storage import pages
 from storage import webhooks as webhook_store
-from storage.rows import Cursor
 from tasks.documents.sandbox import LIMIT_REASONS
 from tasks.extractors.registry import resolve
+from tasks.observability import spans
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -104,6 +101,7 @@ def _store(
             webhook_url=body.webhook_url,
         ),
     )
+    spans.annotate(job_id=job.id)  # on the request's span (the threadpool copies the context)
     if created and prep.invalid:  # finished at submission: owe its webhook; the scheduler sends it
         webhook_store.owe_for_job(session=session, job=job)
     return job_out(job), created
@@ -119,20 +117,6 @@ def read_job(job_id: uuid.UUID, session: ReadSessionDep, tenant: ReadTenantDep) 
 def retry_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
     """Requeue a failed or cancelled job (e.g. after raising the budget)."""
     return job_out(job_store.retry(session=session, tenant_id=tenant.id, job_id=job_id))
-
-
-def _cursor(cursor: Cursor) -> str:
-    created_at, job_id = cursor
-    raw = json.dumps([created_at.isoformat(), str(job_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _uncursor(cursor: str) -> Cursor:
-    try:
-        created, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return dt.datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise ApiError(422, "invalid_cursor", "cursor is not one this API issued") from exc
 
 
 @router.get("", response_model=JobPage, response_model_by_alias=True)
@@ -151,7 +135,7 @@ def list_jobs(
         limit=limit,
         batch_id=batch_id,
         status=status,
-        after=_uncursor(cursor) if cursor else None,
+        after=decode_cursor(cursor) if cursor else None,
     )
-    nxt = _cursor(page.next_cursor) if page.next_cursor else None
+    nxt = encode_cursor(page.next_cursor) if page.next_cursor else None
     return JobPage(items=[job_out(j) for j in page.jobs], next_cursor=nxt)

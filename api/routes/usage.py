@@ -1,4 +1,4 @@
-"""/v1/usage: the tenant's spend by day, model and tier, with totals and its budget."""
+"""/v1/usage: the tenant's spend by day, model, tier and lane, with totals and its budget."""
 
 from __future__ import annotations
 
@@ -69,7 +69,11 @@ def read_usage(
     since: dt.date | None = None,
     until: dt.date | None = None,
 ) -> UsageOut:
-    """Spend from the usage ledger for `since`..`until` (UTC dates, inclusive)."""
+    """Spend from the usage ledger for `since`..`until` (UTC dates, inclusive).
+
+    One `by_day` line per day, model, tier and lane (`realtime`, or `batch` for calls made
+    through a provider's batch API).
+    """
     now = dt.datetime.now(dt.UTC)
     start, end = _range(since, until, now.date())
     lines = usage_store.spend_by_day(session=session, tenant_id=tenant.id, since=start, until=end)

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import json
+from types import EllipsisType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from api.killswitch import read_killswitch
 from schemas.api import Usage
-from schemas.batch_api import KEY_PREFIX, BatchCreate, BatchOut
+from schemas.batch_api import KEY_PREFIX, BatchCreate, BatchOut, BatchStatus, KillSwitchOut
+from schemas.config import get_settings
 from storage.batches import Summary
 from storage.models import Batch
-from storage.pages import JobResult
+from storage.results import JobResult
 
 
-def batch_out(batch: Batch, summary: Summary) -> BatchOut:
-    """The public view of a batch."""
+def batch_out(
+    batch: Batch, summary: Summary, killswitch: KillSwitchOut | EllipsisType | None = ...
+) -> BatchOut:
+    """The public view of a batch; the kill switch is read now unless given (`...`)."""
+    if isinstance(killswitch, EllipsisType):  # a list reads it once for the whole page
+        killswitch = read_killswitch(get_settings().redis_url)
     return BatchOut(
         id=batch.id,
         schema_name=batch.schema_name,
         tier=batch.tier,
+        status=BatchStatus(summary.status),
         total=summary.total,
         counts=summary.counts,
         progress=summary.progress,
@@ -27,6 +35,7 @@ def batch_out(batch: Batch, summary: Summary) -> BatchOut:
         created_at=batch.created_at,
         cancelled_at=batch.cancelled_at,
         finished_at=summary.finished_at,
+        killswitch=killswitch,
     )
 
 
@@ -39,6 +48,8 @@ def result_line(row: JobResult) -> bytes:
         "key": key.removeprefix(KEY_PREFIX) if key else None,
         "filename": row.filename,
         "status": row.status,
+        "tier": row.tier,
+        "model": row.model,  # the model whose answer is the result (null without one)
         "result": row.result,
         "error": error,
         "metadata": row.meta,

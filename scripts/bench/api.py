@@ -57,7 +57,7 @@ INSERT INTO jobs (id, tenant_id, schema_name, schema_version, prompt_version, ti
     tier_reason, status, attempts, model, chunks, reuse, cache_hit, result, input_tokens,
     output_tokens, cost_usd, metadata, created_at, dispatched_at, started_at, finished_at)
 SELECT gen_random_uuid(), %(tenant)s, 'invoice', '1', '1', 'low', 'requested', 'succeeded', 1,
-    'gpt-4.1-mini', 1, false, false,
+    'gpt-5.6-luna', 1, false, false,
     jsonb_build_object('invoice_number', 'INV-' || g, 'total', g %% 1000),
     300, 120, 0.000312, '{}'::jsonb,
     now() - make_interval(secs => g), now(), now(), now()

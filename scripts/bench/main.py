@@ -36,8 +36,8 @@ SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll")
 # The same worker layout for the raw floor and the overhead run: a fair comparison.
 OVERHEAD_WORKERS = [("w1", 16), ("w2", 16)]
 CAP_WORKERS = [("w1", 40), ("w2", 40)]
-CAP, LATENCY_MS, CAP_MODEL = 50, 200, "gpt-4.1-mini"
-MODELS = ("gpt-4.1-mini", "gpt-4.1", "claude-haiku-4-5", "claude-sonnet-4-5")
+CAP, LATENCY_MS, CAP_MODEL = 50, 200, "gpt-5.6-luna"
+MODELS = ("gpt-5.6-luna", "gpt-5.6-terra", "claude-haiku-5-5", "claude-sonnet-5-5")
 # Token buckets out of the way: these runs measure the pipeline, not a TPM budget.
 NO_TPM = {"models": {m: {"tokens_per_minute": 10**9} for m in MODELS}}
 console = Console(width=120)

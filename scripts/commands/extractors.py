@@ -14,7 +14,7 @@ from scripts.commands.common import Retries, with_api
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from scripts.ingest.client import ApiClient, ApiClientError
+    from scripts.client import Client, DocqueueError
 
 app = typer.Typer(
     no_args_is_help=True, help="Your own extractors: a JSON Schema and instructions, versioned."
@@ -58,7 +58,7 @@ def created_line(created: bool, version: dict[str, Any]) -> str:
     return f"{'created' if created else 'unchanged'} {version['name']}@{version['version']}"
 
 
-def schema_problem(exc: ApiClientError) -> str:
+def schema_problem(exc: DocqueueError) -> str:
     """A schema_invalid answer as one line: where in the schema, and why."""
     pointer = str(exc.detail.get("pointer") or "/")
     message = str(exc.detail.get("message") or exc)
@@ -106,21 +106,21 @@ def create(
     retries: Retries = 6,
 ) -> None:
     """Register a version; the same content again changes nothing."""
-    from scripts.ingest.client import ApiClientError
+    from scripts.client import DocqueueError, UnprocessableEntityError
     from scripts.ingest.sources import SourceError
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         try:
             body = create_body(name, schema, instructions, description)
         except FileProblem as exc:
             raise SourceError(str(exc)) from None
         try:
             created, version = api.create_extractor(body)
-        except ApiClientError as exc:
+        except UnprocessableEntityError as exc:
             if exc.type != "schema_invalid":
                 raise
             line = schema_problem(exc)
-            raise ApiClientError(line, status=exc.status, type_=exc.type) from None
+            raise DocqueueError(line, status=exc.status, type_=exc.type) from None
         typer.echo(created_line(created, version))
 
     with_api(retries, action)
@@ -131,7 +131,7 @@ def list_(retries: Retries = 6) -> None:
     """Your extractors and the built-ins."""
     from rich.console import Console
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         Console().print(_table(extractor_rows(api.extractors())))
 
     with_api(retries, action)
@@ -145,7 +145,7 @@ def show(
 ) -> None:
     """Print a version's JSON Schema (stdout: the JSON alone, fit to save as a file)."""
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         number = version if version is not None else int(api.extractor(name)["latest_version"])
         found = api.extractor_version(name, number)
         typer.echo(f"{found['name']}@{found['version']} schema {found['schema_hash']}", err=True)
@@ -158,7 +158,7 @@ def show(
 def archive(name: str, retries: Retries = 6) -> None:
     """Refuse new jobs for an extractor; its versions and old results stay readable."""
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         done = api.archive_extractor(name)
         typer.echo(f"archived {done['name']} (latest @{done.get('latest_version', '-')})")
 
@@ -178,7 +178,7 @@ def infer(
     """Propose a JSON Schema from sample documents (a billed model call) and write it."""
     from scripts.commands.inference import cost_text, infer_samples, wait_for_schema, write_schema
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         answer = api.infer_schema(infer_samples(samples), hint)
         if answer.get("status") != "succeeded":
             typer.echo(f"inference {answer.get('job_id')} {answer.get('status')}...", err=True)

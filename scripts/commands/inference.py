@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
+from scripts.client import Client, DocqueueError, WaitTimeoutError, polls
 from scripts.ingest import sources
-from scripts.ingest.client import ApiClient, ApiClientError
 
 MAX_SAMPLES = 5  # what POST /v1/extractors/infer accepts
-FIRST_POLL_S, MAX_POLL_S = 0.5, 5.0
+FIRST_POLL_S, MAX_POLL_S = 0.5, 5.0  # an inference takes seconds: no need to poll faster
 FAILED = frozenset({"failed", "cancelled"})
 
 
@@ -36,34 +36,37 @@ def infer_samples(paths: list[str]) -> list[dict[str, str]]:
 
 
 def wait_for_schema(
-    api: ApiClient,
+    api: Client,
     answer: dict[str, Any],
     *,
     timeout_s: float,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Poll an inference job until it succeeds; ApiClientError if it fails or runs too long."""
-    deadline = clock() + timeout_s
-    delay = FIRST_POLL_S
-    while True:
+    """Poll an inference job until it succeeds and return its answer.
+
+    DocqueueError if it fails or is cancelled; WaitTimeoutError once `timeout_s` has passed,
+    each poll's request included. `answer` (the POST's) counts as the first poll.
+    """
+    job_id = str(answer.get("job_id", ""))
+    ticks = polls(
+        timeout_s, first_s=FIRST_POLL_S, max_s=MAX_POLL_S, growth=1.5, sleep=sleep, clock=clock
+    )
+    for n, left in enumerate(ticks):
+        if n:
+            answer = api.inference(job_id, within=left)
         status = str(answer.get("status", ""))
-        job_id = str(answer.get("job_id", ""))
         if status == "succeeded" and isinstance(answer.get("json_schema"), dict):
             return answer
         if status in FAILED:
             error = answer.get("error") or {}
             why = f"{error.get('type', status)}: {error.get('message', 'no reason given')}"
-            raise ApiClientError(f"schema inference {job_id} {status}: {why}", type_=status)
-        if clock() + delay > deadline:
-            raise ApiClientError(
-                f"schema inference {job_id} still {status or 'pending'} after {timeout_s:g}s; "
-                f"fetch it later with GET /v1/extractors/infer/{job_id}",
-                type_="timeout",
-            )
-        sleep(delay)
-        delay = min(MAX_POLL_S, delay * 1.5)
-        answer = api.inference(job_id)
+            raise DocqueueError(f"schema inference {job_id} {status}: {why}", type_=status)
+    raise WaitTimeoutError(
+        f"schema inference {job_id} still {answer.get('status') or 'pending'} after "
+        f"{timeout_s:g}s; fetch it later with GET /v1/extractors/infer/{job_id}",
+        last=answer,
+    )
 
 
 def write_schema(path: Path, schema: dict[str, Any]) -> None:

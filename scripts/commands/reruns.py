@@ -13,7 +13,7 @@ from scripts.commands.common import Retries, with_api
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from scripts.ingest.client import ApiClient
+    from scripts.client import Client
 
 DiffRow = tuple[str, int, int, int]  # field, changed, added, removed
 
@@ -75,7 +75,7 @@ def rerun(
 
     from scripts.ingest.run import follow, summary_table
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         made = api.rerun_batch(batch, schema)
         new_id = str(made["id"])
         if wait:
@@ -98,7 +98,7 @@ def diff(
     """Compare two batches' results document by document: which fields changed."""
     from rich.console import Console
 
-    def action(api: ApiClient) -> None:
+    def action(api: Client) -> None:
         if ndjson:
             for line in api.diff_lines(batch, against):
                 typer.echo(json.dumps(line, ensure_ascii=False))

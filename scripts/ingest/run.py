@@ -1,81 +1,50 @@
-"""`docqueue ingest`, `status` and `results`: upload documents as batches, follow, fetch results.
+"""`docqueue ingest`, `status` and `results`: one ingest is one batch; follow it, export it.
 
-Documents go up in batches of `--batch-size`. Each batch carries an Idempotency-Key
-derived from its documents' keys, so a re-run of the same command after a crash or
-Ctrl-C finds the same batches, fills in what is missing and creates no duplicates.
-Result lines map back to inputs by `key` (sha256 of content + schema, or the row's own
-key) and `filename` (the path as found). Documents sent before in other batches (say, with
-another --batch-size) are followed and fetched from those batches.
+Every request of an ingest carries the same Idempotency-Key (`manifest.batch_key`), so the
+server appends each group of documents to one batch, and a re-run of the same command
+after a crash or Ctrl-C finds that batch, fills in what is missing and creates nothing
+twice. Every input is accounted for by path (`accounting.py`): sent, a duplicate of an
+earlier path, skipped with its reason, or sent before in another batch, whose results are
+fetched from there, filtered by key.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import TextColumn
 from rich.table import Table
 
-from scripts.ingest import sources
-from scripts.ingest.client import ApiClient, ApiClientError
+from scripts.client import ApiClientError
+from scripts.client import Client as ApiClient
+from scripts.client.models import STATUSES
+from scripts.ingest import columns, exports, manifest, sources
+from scripts.ingest.accounting import MISSING, SKIPPED, Ledger, Usage
+from scripts.ingest.base import shown
+from scripts.ingest.progress import aggregate, bars, facts_table, follow, paused, summary_table
+from scripts.ingest.spool import Spool, collect
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-MAX_REQUEST_BYTES = 16 * 1024 * 1024  # one batch request stays far below the API's body limit
-CSV_COLUMNS = ("key", "filename", "status", "error_type", "error_message", "result", "metadata")
-CSV_USAGE = ("input_tokens", "output_tokens", "cost_usd", "id")
+__all__ = [
+    "aggregate",
+    "follow",
+    "run_ingest",
+    "run_status",
+    "summary_table",
+    "write_results",
+]
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # one request stays far below the API's body limit
+TRUNCATED_FACT = "cells cut to 32,767 characters (XLSX)"
 
 out = Console()
-err = Console(stderr=True)
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One uploaded batch and what the server made of it."""
-
-    id: str
-    created: int
-    duplicates: int
-    elsewhere: tuple[str, ...]  # earlier batches holding this batch's duplicates
-
-
-@dataclass
-class Upload:
-    """Every batch of one ingest, and the key of every document sent."""
-
-    sent: list[Sent]
-    keys: set[str]
-
-    @property
-    def batch_ids(self) -> list[str]:
-        """Our batches, then the earlier ones holding documents we re-sent (no repeats)."""
-        ids = [s.id for s in self.sent] + [b for s in self.sent for b in s.elsewhere]
-        return list(dict.fromkeys(ids))
-
-
-def client(*, url: str, key: str | None, retries: int) -> ApiClient:
-    """A client for DOCQUEUE_API_URL as the tenant of DOCQUEUE_API_KEY."""
-    if not key:
-        raise ApiClientError("no API key: set DOCQUEUE_API_KEY (see `docqueue tenant create`)")
-    return ApiClient(base_url=url, api_key=key, attempts=retries)
 
 
 def groups(docs: Iterable[sources.Doc], *, size: int) -> Iterator[list[sources.Doc]]:
-    """Consecutive documents, `size` (and at most MAX_REQUEST_BYTES) per batch."""
+    """Consecutive documents, `size` (and at most MAX_REQUEST_BYTES) per request."""
     group: list[sources.Doc] = []
     used = 0
     for doc in docs:
@@ -88,143 +57,55 @@ def groups(docs: Iterable[sources.Doc], *, size: int) -> Iterator[list[sources.D
         yield group
 
 
-def batch_key(schema: str, tier: str, docs: list[sources.Doc]) -> str:
-    """The batch's Idempotency-Key: the same documents make the same batch."""
-    digest = hashlib.sha256(f"{schema}\0{tier}\0".encode())
-    for doc in docs:
-        digest.update(doc.key.encode() + b"\n")
-    return f"ingest:{digest.hexdigest()[:48]}"
+def pin(api: ApiClient, schema: str) -> tuple[str, dict[str, Any] | None]:
+    """The version `schema` names now (`name@N`) and its JSON Schema.
 
-
-def _progress(*extra: TextColumn) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        *extra,
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err,
-    )
-
-
-def upload(api: ApiClient, paths: list[Path], *, schema: str, tier: str, size: int) -> Upload:
-    """Send every document, one batch request per group."""
-    done = Upload([], set())
-    with _progress(TextColumn("{task.fields[note]}")) as progress:
-        task = progress.add_task("upload", total=sources.count(paths), note="")
-        for group in groups(sources.read(paths, schema=schema), size=size):
-            body = {"schema": schema, "tier": tier, "documents": [d.body for d in group]}
-            answer = api.create_batch(body, key=batch_key(schema, tier, group))
-            elsewhere = tuple(str(b) for b in answer.get("duplicate_batches", ()))
-            done.sent.append(
-                Sent(str(answer["id"]), answer["created"], answer["duplicates"], elsewhere)
-            )
-            done.keys.update(d.key for d in group)
-            dupes = sum(s.duplicates for s in done.sent)
-            note = f"{len(done.sent)} batches, {dupes} already sent"
-            progress.update(task, advance=len(group), note=note)
-    return done
-
-
-def aggregate(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Counts, totals and usage summed over batches."""
-    agg: dict[str, Any] = dict.fromkeys(STATUSES, 0)
-    agg.update(total=0, input_tokens=0, output_tokens=0, cost_usd=0.0)
-    for s in summaries:
-        for status in STATUSES:
-            agg[status] += s["counts"].get(status, 0)
-        agg["total"] += s["total"]
-        for field in ("input_tokens", "output_tokens"):
-            agg[field] += s["usage"][field]
-        agg["cost_usd"] += float(s["usage"]["cost_usd"])
-    agg["terminal"] = agg["succeeded"] + agg["failed"] + agg["cancelled"]
-    return agg
-
-
-def follow(api: ApiClient, ids: list[str], *, max_poll_s: float = 2.0) -> dict[str, Any]:
-    """Poll the batches until every one is finished; returns the aggregate.
-
-    Polls start at 4 a second (small batches finish fast) and slow down to `max_poll_s`.
+    The batch is keyed and opened on the pin, so a re-run after a new version is a new
+    batch (whose documents were sent before), never a conflict with the old one. An
+    unknown name comes back as given: the batch request then says what is wrong.
     """
-    last: dict[str, dict[str, Any]] = {}
-    open_ids = list(dict.fromkeys(ids))
-    poll_s = 0.25
-    with _progress(TextColumn("{task.fields[counts]}")) as progress:
-        task = progress.add_task("processing", total=None, counts="")
-        while True:
-            for batch_id in list(open_ids):
-                last[batch_id] = api.get_batch(batch_id)
-                if last[batch_id]["finished_at"]:
-                    open_ids.remove(batch_id)
-            agg = aggregate(last.values())
-            counts = " ".join(f"{s} {agg[s]}" for s in STATUSES if agg[s])
-            note = f"{counts}  ${agg['cost_usd']:.4f}"
-            progress.update(task, total=agg["total"], completed=agg["terminal"], counts=note)
-            if not open_ids:
-                return agg
-            time.sleep(poll_s)
-            poll_s = min(max_poll_s, poll_s * 1.25)
-
-
-def summary_table(title: str, agg: dict[str, Any], extra: dict[str, Any]) -> Table:
-    """A two-column table of the aggregate and extra facts."""
-    table = Table(title=title, show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
-    for name, value in extra.items():
-        table.add_row(name, str(value))
-    for status in STATUSES:
-        table.add_row(status, str(agg[status]))
-    table.add_row("total", str(agg["total"]))
-    table.add_row("tokens in / out", f"{agg['input_tokens']:,} / {agg['output_tokens']:,}")
-    table.add_row("cost (USD)", f"{agg['cost_usd']:.6f}")
-    return table
-
-
-def _csv_row(row: dict[str, Any]) -> list[Any]:
-    error = row.get("error") or {}
-    result = json.dumps(row["result"], ensure_ascii=False) if row["result"] else ""
-    return [
-        row["key"],
-        row["filename"],
-        row["status"],
-        error.get("type", ""),
-        error.get("message", ""),
-        result,
-        json.dumps(row["metadata"], ensure_ascii=False),
-        *(row["usage"][k] for k in CSV_USAGE[:3]),
-        row["id"],
-    ]
-
-
-def write_results(api: ApiClient, ids: list[str], path: Path, keys: set[str] | None = None) -> int:
-    """Write the batches' jobs (those with `keys`, if given) to `path` (.csv, else NDJSON).
-
-    Returns the number of lines (rows) written. The file appears whole or not at all.
-    """
-    tmp = path.with_name(path.name + ".part")
-    lines = 0
+    name, _, number = schema.strip().partition("@")
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh) if path.suffix.lower() == ".csv" else None
-            if writer is not None:
-                writer.writerow(CSV_COLUMNS + CSV_USAGE)
-            for batch_id in dict.fromkeys(ids):
-                for row in api.results(batch_id):
-                    if keys is not None and row["key"] not in keys:
-                        continue  # an earlier batch's document that this run did not send
-                    lines += 1
-                    if writer is None:
-                        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    else:
-                        writer.writerow(_csv_row(row))
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return lines
+        version = int(number) if number else int(api.extractor(name)["latest_version"])
+        found = api.extractor_version(name, version)
+    except ApiClientError as exc:
+        if exc.status not in (404, 422):
+            raise
+        return schema, None
+    except (ValueError, KeyError, TypeError):
+        return schema, None
+    json_schema = found.get("json_schema")
+    return f"{name}@{version}", json_schema if isinstance(json_schema, dict) else None
+
+
+def upload(
+    api: ApiClient,
+    inputs: list[manifest.Input],
+    *,
+    schema: str,
+    ref: str,
+    tier: str,
+    size: int,
+    key: str,
+) -> Ledger:
+    """Account for every input and send the documents, every request to the one batch."""
+    ledger = Ledger()
+
+    def to_send() -> Iterator[sources.Doc]:
+        for item in manifest.documents(inputs, schema=schema):
+            if item.doc is None:
+                ledger.skip(item.path, item.reason or "unreadable")
+            elif ledger.offer(item.path, item.doc.key):
+                yield item.doc
+
+    with bars(TextColumn("{task.fields[note]}")) as progress:
+        task = progress.add_task("upload", total=manifest.count(inputs), note="")
+        for group in groups(to_send(), size=size):
+            body = {"schema": ref, "tier": tier, "documents": [d.body for d in group]}
+            ledger.answered(api.create_batch(body, key=key))
+            progress.update(task, completed=len(ledger.entries), note=ledger.note())
+        progress.update(task, completed=len(ledger.entries), note=ledger.note())
+    return ledger
 
 
 def run_ingest(
@@ -236,29 +117,107 @@ def run_ingest(
     batch_size: int,
     wait: bool,
     out_path: Path | None,
+    run_name: str | None = None,
 ) -> None:
-    """The whole `docqueue ingest`: upload, then (with --wait or --out) follow and fetch."""
-    files = sources.expand(paths)
-    if not files:
-        raise sources.SourceError("no documents found (txt, md, html, pdf, docx, jsonl, csv)")
-    done = upload(api, files, schema=schema, tier=tier, size=max(1, batch_size))
-    ids = done.batch_ids
-    facts: dict[str, Any] = {
-        "batches": len(ids),
-        "documents": len(done.keys),
-        "created now": sum(s.created for s in done.sent),
-        "sent before": sum(s.duplicates for s in done.sent),
-    }
+    """The whole `docqueue ingest`: account, upload, then (with --wait or --out) follow."""
+    if out_path is not None:
+        exports.check_out_path(out_path)  # before anything is sent
+    # The --out file (and its .part) is never an input: a re-run resumes the same batch.
+    inputs = manifest.walk(paths, exclude=exports.own_files(out_path) if out_path else ())
+    if not inputs:
+        raise sources.SourceError("no files found")
+    ref, json_schema = pin(api, schema)
+    key = manifest.batch_key(inputs, schema=ref, tier=tier, run=run_name)
+    ledger = upload(
+        api, inputs, schema=schema, ref=ref, tier=tier, size=max(1, batch_size), key=key
+    )
+    del inputs  # the ledger holds all an input still needs: a million inputs, once
+    own = ledger.batch_id
+    facts: dict[str, Any] = {"batch": own}
+    if own is None:
+        facts = {}
+        if out_path is not None:  # every input has its row, and why it was skipped
+            with Spool(columns.from_schema(json_schema)) as spool:
+                facts = _write_ingest(ledger, spool, out_path)
+        _print(facts_table("nothing sent", {**facts, **ledger.facts()}), ledger)
+        raise sources.SourceError(f"nothing to send: all {len(ledger.entries)} inputs skipped")
+    earlier = list(ledger.earlier)
     if not (wait or out_path):
-        out.print(summary_table("submitted", aggregate(api.get_batch(i) for i in ids), facts))
+        if earlier:
+            collect(api, earlier, ledger)
+        _print(facts_table("submitted", {**facts, **ledger.facts()}), ledger)
     else:
-        agg = follow(api, ids)
-        if out_path is not None:
-            lines = write_results(api, ids, out_path, done.keys)
-            facts["results file"] = f"{out_path} ({lines} lines)"
-        out.print(summary_table("finished", agg, facts))
-    # Unwrapped, one line: for `docqueue status` / `results`, and for scripts.
-    typer.echo("batches: " + " ".join(dict.fromkeys(ids)))
+        follow(api, [own], also=earlier, keys=ledger.first)
+        with Spool(columns.from_schema(json_schema)) as spool:
+            collect(api, [own, *earlier], ledger, spool if out_path is not None else None)
+            if out_path is not None:
+                facts.update(_write_ingest(ledger, spool, out_path))
+        _print(_finished(ledger, facts), ledger)
+    # Unwrapped, one line, last: for `docqueue status` / `results`, and for scripts.
+    typer.echo(f"batch: {own}")
+
+
+def _finished(ledger: Ledger, facts: dict[str, Any]) -> Table:
+    """The ingest's account, then each input's status, then the usage of its jobs."""
+    table = facts_table("finished", {**facts, **ledger.facts()})
+    table.add_section()
+    counts = ledger.per_input()
+    for status in (*STATUSES, SKIPPED, MISSING):
+        if status in STATUSES or counts[status]:
+            table.add_row(status, str(counts[status]))
+    table.add_row("total inputs", str(len(ledger.entries)))
+    _usage_rows(table, "this batch", ledger.this_batch)
+    if ledger.before:  # processed (and billed) before this ingest: not its cost
+        _usage_rows(table, "earlier batches", ledger.earlier_batches)
+    return table
+
+
+def _usage_rows(table: Table, where: str, usage: Usage) -> None:
+    tokens = f"{usage.input_tokens:,} / {usage.output_tokens:,}"
+    table.add_row(f"tokens in / out ({where})", tokens)
+    table.add_row(f"cost ({where})", f"${usage.cost_usd:.6f}")
+
+
+def _print(table: Table, ledger: Ledger) -> None:
+    out.print(table)
+    lines = ledger.skipped_lines()
+    if lines:
+        typer.echo("skipped:\n" + "\n".join(lines))
+
+
+def _write_ingest(ledger: Ledger, spool: Spool, path: Path) -> dict[str, Any]:
+    """One row per input, in input order: duplicates share their job, skips say why."""
+    with exports.writer(path, spool.columns) as write:
+        for entry in ledger.entries:
+            first = ledger.first.get(entry.key or "") if entry.state != SKIPPED else None
+            if first is None or first.at is None:
+                write(exports.unsent_row(entry))
+            else:
+                shared = {"state": entry.state, "duplicate_of": entry.duplicate_of}
+                write(exports.export_row(spool.get(first.at), path=entry.path, **shared))
+    facts: dict[str, Any] = {"results file": f"{shown(path)} ({write.rows} rows)"}
+    if write.truncated:
+        facts[TRUNCATED_FACT] = write.truncated
+    return facts
+
+
+def write_results(api: ApiClient, ids: list[str], path: Path) -> int:
+    """Write the batches' jobs to `path`; returns the rows.
+
+    The same writers as `ingest --out`; with no input paths here, `path` is the filename.
+    """
+    exports.check_out_path(path)
+    ref = str(api.get_batch(ids[0])["schema"]) if ids else ""
+    _, json_schema = pin(api, ref) if "@" in ref else ("", None)
+    with Spool(columns.from_schema(json_schema)) as spool:
+        collect(api, ids, None, spool)
+        with exports.writer(path, spool.columns) as write:
+            for row in spool.rows():
+                name = str(row.get("filename") or "")
+                write(exports.export_row(row, path=name, state=None, duplicate_of=None))
+    if write.truncated:
+        typer.echo(f"note: {write.truncated} {TRUNCATED_FACT}", err=True)
+    return write.rows
 
 
 def run_status(api: ApiClient, batch_id: str) -> None:
@@ -271,21 +230,7 @@ def run_status(api: ApiClient, batch_id: str) -> None:
         "created at": batch["created_at"],
         "finished at": batch["finished_at"] or "-",
     }
+    note = paused(batch)
+    if note:
+        facts["kill switch"] = note
     out.print(summary_table("batch", aggregate([batch]), facts))
-
-
-def guarded(action: Callable[[], None]) -> None:
-    """Run a CLI action; any failure is one line on stderr and a non-zero exit, no traceback."""
-    try:
-        action()
-    except KeyboardInterrupt:
-        typer.echo(
-            "interrupted: run the same command again to resume (nothing is duplicated)", err=True
-        )
-        raise typer.Exit(130) from None
-    except (ApiClientError, sources.SourceError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None

@@ -8,7 +8,7 @@ from celery import Celery, signals
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from schemas.config import TIERS, get_settings
-from tasks.dispatch.queues import WEBHOOK_QUEUE, WEBHOOK_TASK, queue_name
+from tasks.dispatch.queues import TASK_NAME, WEBHOOK_QUEUE, WEBHOOK_TASK, queue_name
 
 # The worker command-line flags every docqueue worker runs with (the raw Celery floor of
 # `make bench` uses the same ones, so the comparison is like for like).
@@ -98,6 +98,67 @@ def _worker_metrics(**_: Any) -> None:
     serve_worker_metrics(get_settings())
 
 
+# The tasks docqueue publishes. A publisher that never runs them (the scheduler) registers
+# placeholders under their names rather than importing them, and with them the engine.
+PUBLISHED = (TASK_NAME, WEBHOOK_TASK)
+
+
+def trace_process(service: str) -> bool:
+    """Trace this process, Celery's publish and run spans included, if an OTLP endpoint is set."""
+    from tasks.observability.tracing import setup_tracing
+
+    if not setup_tracing(service):
+        return False
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    register_published()
+    CeleryInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    prepare_task_spans()
+    return True
+
+
+def register_published() -> list[str]:
+    """Register a placeholder for each published task this process has not imported.
+
+    The instrumentation ends a publish span only for a task it finds registered (else the
+    span never ends and stays current). Returns the names it registered.
+    """
+    missing = [name for name in PUBLISHED if name not in app.tasks]
+    for name in missing:
+        app.task(name=name, shared=False)(_published_only)
+    return missing
+
+
+def _published_only(*_: Any, **__: Any) -> None:
+    """Never runs: only a worker, which imports the real task, consumes its queue."""
+    raise RuntimeError("this process publishes this task; a docqueue worker runs it")
+
+
+def prepare_task_spans() -> None:
+    """Give every registered task the dict the instrumentation keeps its open spans in.
+
+    It would create it lazily on the shared task object (getattr, then setattr): two pool
+    threads starting their first run at once could each set one, losing the other's span.
+    """
+    from opentelemetry.instrumentation.celery.utils import CTX_KEY
+
+    for task in app.tasks.values():
+        if getattr(task, CTX_KEY, None) is None:
+            setattr(task, CTX_KEY, {})
+
+
+def _worker_tracing(**_: Any) -> None:
+    """Workers trace when OTEL_EXPORTER_OTLP_ENDPOINT is set (tasks.observability.tracing)."""
+    trace_process("docqueue-worker")
+
+
+def _flush_traces(**_: Any) -> None:
+    """The worker leaves by os._exit, past atexit: its last spans leave now (bounded)."""
+    from tasks.observability.tracing import EXIT_FLUSH_S, shutdown_tracing
+
+    shutdown_tracing(EXIT_FLUSH_S)
+
+
 def _worker_beacon(**_: Any) -> None:
     """A worker consuming a tier queue keeps a liveness key, so a dead one's jobs return fast."""
     from tasks.worker.heartbeat import start_beacon
@@ -120,4 +181,6 @@ signals.setup_logging.connect(_setup_logging, weak=False)
 signals.worker_process_init.connect(_child_logging, weak=False)
 signals.worker_init.connect(_worker_pools, weak=False)
 signals.worker_init.connect(_worker_metrics, weak=False)
+signals.worker_init.connect(_worker_tracing, weak=False)
+signals.worker_shutdown.connect(_flush_traces, weak=False)
 signals.worker_ready.connect(_worker_beacon, weak=False)

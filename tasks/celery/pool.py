@@ -25,6 +25,8 @@ from celery.apps import worker
 from celery.concurrency import thread
 from celery.worker import state
 
+from tasks.observability.tracing import EXIT_FLUSH_S, shutdown_tracing
+
 logger = logging.getLogger(__name__)
 _ready = threading.Event()  # set once the worker consumes: a crash after that restarts it
 signals.worker_ready.connect(lambda **_: _ready.set(), weak=False)
@@ -54,6 +56,7 @@ class Worker(worker.Worker):  # type: ignore[misc]  # celery ships no type hints
         crashed = bool(self.exitcode) and not (state.should_stop or state.should_terminate)
         if crashed:
             logger.error("worker stopped on its own; handed back %d job(s)", release_held())
+        shutdown_tracing(EXIT_FLUSH_S)  # os._exit and execv skip atexit, where spans flush
         # Results live in Postgres, the broker connection is closed: what is left is seconds
         # of finalising a big interpreter (under load), and joining threads still stuck in
         # provider calls whose jobs were handed back (tasks/worker/handback.py).

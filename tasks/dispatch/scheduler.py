@@ -17,6 +17,7 @@ import structlog
 from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
 from storage.db import JOBS_CHANNEL, session_scope
+from tasks.celery.app import trace_process
 from tasks.celery.publish import publish_jobs
 from tasks.dispatch.reconciler import Recovery, reconcile_once
 from tasks.engine.ports import KillSwitch
@@ -66,6 +67,7 @@ def _listener(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
 def run_forever() -> None:
     """Dispatch on NOTIFY (or every poll interval) and reconcile every few seconds."""
     settings = get_settings()
+    trace_process("docqueue-scheduler")  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     stop = False
 
     def _stop(_sig: int, _frame: FrameType | None) -> None:

@@ -22,7 +22,7 @@ from tasks.engine.llm import CallRecord
 from tasks.engine.models import Billed, Engine
 from tasks.engine.retry import backoff_s, classify
 from tasks.errors import CircuitOpen, ProviderError, TaskError, ValidationFailed
-from tasks.observability import metrics
+from tasks.observability import metrics, spans
 
 log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
@@ -113,7 +113,10 @@ def call_model(
         hold = engine.budget.reserve(tally.worst(calls=tier_cfg.max_reasks + 1))
         try:
             engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
-            with engine.limiter.slot(key=model, cap=model_cfg.concurrency):
+            with (
+                engine.limiter.slot(key=model, cap=model_cfg.concurrency),
+                spans.provider_call(model=model, provider=model_cfg.provider, attempt=attempt),
+            ):
                 parsed = engine.extract(
                     provider=model_cfg.provider,
                     model=model,
@@ -233,6 +236,7 @@ class _Tally:
         cost = call_cost(model=self.model_cfg, usage=record.usage, day=self.engine.today())
         self.actual_in += record.usage.input_tokens
         metrics.record_call(record, cost)
+        spans.record_call(record, cost)
         reserved = self.unanswered.pop(record.call_id, None) if record.call_id is not None else None
         # The provider answered: a ledger blip must not turn that into a retry. A row not
         # completed here stays at its reserved cost (the reconciler closes it as unknown),

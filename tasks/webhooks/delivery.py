@@ -2,7 +2,8 @@
 
 Deliveries are owed in Postgres (storage/webhooks.py) and attempted by a Celery task
 (tasks/celery/webhook_task.py). Delivery is at least once: receivers dedupe on the
-`Docqueue-Delivery` header and check the signature (tasks/webhooks/signing.py).
+`webhook-id` header and check the Standard Webhooks signature (tasks/webhooks/signing.py;
+docs/webhooks.md).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from tasks.webhooks.netguard import (
     check_url,
     system_resolver,
 )
-from tasks.webhooks.signing import SIGNATURE_HEADER, encode, sign
+from tasks.webhooks.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    encode,
+    sign,
+    standard_headers,
+)
 from tasks.webhooks.slots import TenantSlots, busy_wait_s
 
 log = structlog.get_logger(__name__)
@@ -96,6 +103,20 @@ def deliver(
     return wait if moved else None
 
 
+def signed_headers(claimed: store.Claimed, body: bytes) -> dict[str, str]:
+    """This attempt's headers: Standard Webhooks' three, and the deprecated pair for a release."""
+    now = int(time.time())  # one timestamp: both signatures describe the same attempt
+    msg_id = str(claimed.id)  # the same on every retry of the delivery: receivers dedupe on it
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "docqueue-webhooks/1",
+        "Docqueue-Event": claimed.event,
+        **standard_headers(secret=claimed.secret, msg_id=msg_id, body=body, timestamp=now),
+        DELIVERY_HEADER: msg_id,
+        SIGNATURE_HEADER: sign(secret=claimed.secret, body=body, timestamp=now),
+    }
+
+
 def _attempt(
     delivery_id: uuid.UUID,
     settings: Settings,
@@ -122,15 +143,8 @@ def _attempt(
         error, refused = f"refused: {exc}", True
     else:
         body = encode(claimed.payload)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "docqueue-webhooks/1",
-            "Docqueue-Event": claimed.event,
-            "Docqueue-Delivery": str(claimed.id),
-            SIGNATURE_HEADER: sign(secret=claimed.secret, body=body, timestamp=int(time.time())),
-        }
         try:
-            status_code = post(target, body, headers, cfg.timeout_s)
+            status_code = post(target, body, signed_headers(claimed, body), cfg.timeout_s)
             error = None if 200 <= status_code < 300 else f"HTTP {status_code}"
         except Exception as exc:  # noqa: BLE001 - a receiver's failure is recorded, not raised
             error = f"{type(exc).__name__}: {exc}"[:300]

@@ -15,6 +15,7 @@ import time
 
 import structlog
 
+from tasks.observability.tracing import EXIT_FLUSH_S, shutdown_tracing
 from tasks.worker.held import DRAINING, held_jobs
 from tasks.worker.runtime import get_runtime
 
@@ -54,6 +55,7 @@ def hand_back_and_exit(*, allowance_s: float = EXIT_ALLOWANCE_S) -> None:
     time.sleep(allowance_s)
     # Still here: the interpreter is waiting for threads stuck in provider calls.
     log.warning("shutdown_forced_exit", threads_still_busy=len(held_jobs()))
+    shutdown_tracing(EXIT_FLUSH_S)  # os._exit skips atexit, where spans flush
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

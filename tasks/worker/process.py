@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 
 import redis
@@ -15,6 +16,7 @@ from storage.models import Job
 from tasks.engine import pipeline
 from tasks.errors import TaskError
 from tasks.extractors.registry import spec_for_job
+from tasks.observability import spans
 from tasks.worker.heartbeat import Heartbeat
 from tasks.worker.held import DRAINING, DrainAware, holding
 from tasks.worker.ledger import AttemptLedger
@@ -38,27 +40,44 @@ class Disposition(StrEnum):
     SKIPPED = "skipped"  # duplicate delivery: running elsewhere or already finished
     RELEASED = "released"  # handed back to the queue (kill switch, no slot): redispatch later
     FENCED = "fenced"  # a newer attempt owns the job; our write was refused
+    FAILED = "failed"  # this attempt's terminal write landed, and it says `failed`
 
 
-def process_job(*, job_id: uuid.UUID, runtime: Runtime) -> Disposition:
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """A delivery's disposition, and the error type when it wrote `failed` (for the edge)."""
+
+    disposition: Disposition
+    error_type: str | None = None
+
+
+def process_job(*, job_id: uuid.UUID, runtime: Runtime) -> Processed:
     """Run one delivery of `job_id` end to end."""
+    with spans.job(job_id):  # every span of this delivery carries the job id
+        return _process(job_id=job_id, runtime=runtime)
+
+
+def _process(*, job_id: uuid.UUID, runtime: Runtime) -> Processed:
     if DRAINING.is_set():
-        return Disposition.SKIPPED  # still queued: another worker gets it
+        return Processed(Disposition.SKIPPED)  # still queued: another worker gets it
     lease_s = runtime.settings.app.semaphore.lease_ttl_s * 4
-    claimed = runtime.store.claim(job_id=job_id, worker=runtime.worker_id, lease_s=lease_s)
+    with spans.span("claim"):
+        claimed = runtime.store.claim(job_id=job_id, worker=runtime.worker_id, lease_s=lease_s)
+        if spans.enabled():  # off, a span costs one test: no attributes are built
+            spans.annotate(attempt=claimed[0].attempts if claimed else None, claimed=bool(claimed))
     if claimed is None:
-        return Disposition.SKIPPED
+        return Processed(Disposition.SKIPPED)
     job, text = claimed
     with holding(job_id, job.attempts):
-        disposition = _run_claimed(runtime=runtime, job=job, text=text, lease_s=lease_s)
-    if disposition is Disposition.FENCED:
+        processed = _run_claimed(runtime=runtime, job=job, text=text, lease_s=lease_s)
+    if processed.disposition is Disposition.FENCED:
         # A newer attempt owns the job (our lease expired, or we handed it back): our write
         # was refused, which is the fence working, not an error.
         log.warning("job_write_fenced", job_id=str(job_id), attempt=job.attempts)
-    return disposition
+    return processed
 
 
-def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Disposition:
+def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Processed:
     """Extract a claimed job and write the outcome of this attempt (fenced)."""
     job_id, attempt, tenant_id, tier = job.id, job.attempts, job.tenant_id, job.tier
     # Every line of this attempt carries these (the task edge binds request_id and clears).
@@ -91,7 +110,7 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Di
         if exc.retryable:
             runtime.store.release(job_id=job_id, attempt=attempt)
             log.info("job_released", reason=type(exc).__name__)
-            return Disposition.RELEASED
+            return Processed(Disposition.RELEASED)
         return _finish(runtime, job, _failed(exc.error_type, exc))
     except INFRA_ERRORS:
         # Redis or Postgres is restarting: not the job's fault, so never fail it. Hand it
@@ -110,12 +129,20 @@ def _failed(error_type: str, exc: Exception) -> Terminal:
     return Terminal(JobStatus.FAILED, error_type=str(error_type), error_message=message)
 
 
-def _finish(runtime: Runtime, job: Job, outcome: Terminal) -> Disposition:
+def _finish(runtime: Runtime, job: Job, outcome: Terminal) -> Processed:
     """The one terminal write: fenced by the attempt, then the after-finish duties."""
-    written = runtime.store.finish(job_id=job.id, attempt=job.attempts, outcome=outcome)
-    if written:
-        runtime.store.on_finished(job_id=job.id)
-    return Disposition.DONE if written else Disposition.FENCED
+    with spans.span("finish"):
+        written = runtime.store.finish(job_id=job.id, attempt=job.attempts, outcome=outcome)
+        if spans.enabled():
+            status, error_type = str(outcome.status), outcome.error_type
+            spans.annotate(status=status, error_type=error_type, written=written)
+        if written:
+            runtime.store.on_finished(job_id=job.id)
+    if not written:
+        return Processed(Disposition.FENCED)
+    if outcome.status is JobStatus.FAILED:
+        return Processed(Disposition.FAILED, outcome.error_type or str(ErrorType.INTERNAL))
+    return Processed(Disposition.DONE)
 
 
 def _release_quietly(runtime: Runtime, job_id: uuid.UUID, attempt: int) -> None:

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 BATCH = 300
 CAP = 6  # per model, across both workers (32 threads)
-PRIMARY, FALLBACK = "gpt-4.1-mini", "claude-haiku-4-5"
+PRIMARY, FALLBACK = "gpt-5.6-luna", "claude-haiku-5-5"
 BUDGET = Decimal("2.00")
 
 

@@ -17,7 +17,7 @@ from tasks.flow.semaphore import RedisSlotLimiter
 from tests.support.stacks import LiveStack, WorkerSpec
 from tests.support.waits import wait_until
 
-LOW_MODELS = ("gpt-4.1-mini", "claude-haiku-4-5")
+LOW_MODELS = ("gpt-5.6-luna", "claude-haiku-5-5")
 
 
 def worker_id(live: LiveStack, name: str) -> str:

@@ -25,7 +25,7 @@ from tests.support.stacks import TEST_OVERRIDES, LiveStack, StackFactory, Worker
 from tests.support.tenants import Tenant
 from tests.support.waits import wait_for, wait_until_terminal
 
-MODEL = "gpt-4.1-mini"  # first model of the low tier's chain
+MODEL = "gpt-5.6-luna"  # first model of the low tier's chain
 LEASE_TTL_S = float(TEST_OVERRIDES["semaphore"]["lease_ttl_s"])
 HEARTBEAT_S = float(TEST_OVERRIDES["semaphore"]["heartbeat_s"])
 

@@ -91,9 +91,9 @@ def table_row(stdout: str, first_cell: str) -> list[str]:
 
 
 def batch_of(ingested: str) -> str:
-    """The batch id of `docqueue ingest`'s `batches: ID` line (one batch here)."""
-    line = next(line for line in ingested.splitlines() if line.startswith("batches:"))
-    (batch_id,) = line.removeprefix("batches:").split()
+    """The batch id of `docqueue ingest`'s `batch: ID` line."""
+    line = next(line for line in ingested.splitlines() if line.startswith("batch:"))
+    (batch_id,) = line.removeprefix("batch:").split()
     return batch_id
 
 

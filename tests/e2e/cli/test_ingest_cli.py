@@ -109,19 +109,24 @@ def test_ingest_folder_waits_writes_results_and_a_rerun_creates_no_jobs(
         "--out", str(out), "--batch-size", "2",
     )  # fmt: skip
     assert first.returncode == 0, first.stderr
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) == len(files) == 5
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(files) + 1 == 6  # ignored.bin is a row too: skipped, with why
+    (skipped,) = [row for row in rows if row["input_state"] == "skipped"]
+    assert skipped["path"].endswith("ignored.bin")
+    assert skipped["error"]["message"] == "unknown type (.bin): not text, PDF or DOCX"
+    lines = [row for row in rows if row is not skipped]
     by_key = {line["key"]: line for line in lines}
     assert set(by_key) == {key_of(content) for content in files.values()}
     for name, content in files.items():
         line = by_key[key_of(content)]
         assert line["status"] == "succeeded", line
         assert line["filename"].endswith(name)
+        assert line["path"].endswith(name)
         assert line["metadata"]["path"].endswith(name)
     assert "succeeded" in first.stdout
     keys = tenant_jobs(stack, tenant)
-    # Another grouping (default --batch-size): nothing is created, and the results come
-    # from the batches that already hold the documents.
+    # Another grouping (default --batch-size): the same ingest, so the same batch; nothing
+    # is created.
     again_out = tmp_path / "again.jsonl"
     again = run_cli(
         stack, tenant, "ingest", str(tmp_path / "docs"), "--schema", SCHEMA, "--out",
@@ -131,9 +136,10 @@ def test_ingest_folder_waits_writes_results_and_a_rerun_creates_no_jobs(
     assert sorted(tenant_jobs(stack, tenant), key=str) == sorted(keys, key=str)
     assert len(keys) == 5
     again_lines = [json.loads(line) for line in again_out.read_text().splitlines()]
-    assert sorted(line["id"] for line in again_lines) == sorted(line["id"] for line in lines)
+    assert [line["id"] for line in again_lines] == [row["id"] for row in rows]
     batch_id = _batch_of(stack, lines[0]["id"])
-    assert batch_id in first.stdout  # the CLI names its batches
+    assert first.stdout.strip().splitlines()[-1] == f"batch: {batch_id}"  # one id to follow
+    assert again.stdout.strip().splitlines()[-1] == f"batch: {batch_id}"
     status = run_cli(stack, tenant, "status", batch_id)
     assert status.returncode == 0, status.stderr
     assert "succeeded" in status.stdout
@@ -141,10 +147,11 @@ def test_ingest_folder_waits_writes_results_and_a_rerun_creates_no_jobs(
     fetched = run_cli(stack, tenant, "results", batch_id, "-o", str(table))
     assert fetched.returncode == 0, fetched.stderr
     with table.open() as fh:
-        rows = list(csv.DictReader(fh))
-    assert rows
-    assert {r["key"] for r in rows} <= set(by_key)
-    assert all(json.loads(r["result"]) for r in rows)
+        results = list(csv.DictReader(fh))
+    assert len(results) == 5
+    assert {r["key"] for r in results} == set(by_key)
+    assert all(r["result.title"] and r["status"] == "succeeded" for r in results)
+    assert {r["path"] for r in results} == {line["filename"] for line in lines}
 
 
 def _batch_of(stack: LiveStack, job_id: str) -> str:
@@ -217,3 +224,40 @@ def test_missing_path_and_unknown_schema_are_one_line_errors(
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         assert expected in result.stderr.strip().splitlines()[-1]
+
+
+def test_odd_inputs_never_stop_an_ingest_and_an_out_file_inside_the_folder_resumes(
+    stack: LiveStack, tmp_path: Path
+) -> None:
+    tenant = stack.tenant("cli-odd")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / os.fsdecode(b"caf\xe9.txt")).write_text("Invoice 7 from a legacy share.")
+    (docs / "report[1].txt").write_text("The file with brackets in its name.")
+    (docs / "report1.txt").write_text("What a glob of that name would match.")
+    rows = tmp_path / "rows.jsonl"
+    good = [{"text": "Row one: the order shipped."}, {"text": "Row five: it arrived."}]
+    bad = [{"text": 0}, {"text": "x", "metadata": {"n": "\0"}}, {"content_base64": []}]
+    rows.write_text("\n".join(json.dumps(x) for x in [good[0], *bad, good[1]]) + "\n")
+    out = docs / "results.csv"
+    args = ["ingest", str(docs), str(rows), "--schema", SCHEMA, "--wait", "--out", str(out)]
+    first = run_cli(stack, tenant, *args)
+    assert first.returncode == 0, first.stderr
+    with out.open(newline="") as fh:
+        written = {Path(r["path"]).name: r for r in csv.DictReader(fh)}
+    assert sorted(written) == sorted(
+        ["caf\\xe9.txt", "report1.txt", "report[1].txt"] + [f"rows.jsonl:{n}" for n in range(1, 6)]
+    )
+    assert [written[f"rows.jsonl:{n}"]["status"] for n in range(1, 6)] == [
+        "succeeded", "skipped", "skipped", "skipped", "succeeded",
+    ]  # fmt: skip
+    assert written["caf\\xe9.txt"]["status"] == "succeeded"
+    assert written["report[1].txt"]["key"] == key_of(b"The file with brackets in its name.")
+    batch_line = first.stdout.strip().splitlines()[-1]
+    jobs = sorted(tenant_jobs(stack, tenant), key=str)
+    assert len(jobs) == 5
+    # results.csv now sits in the folder: not an input, so the same batch, nothing new.
+    again = run_cli(stack, tenant, *args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == batch_line
+    assert sorted(tenant_jobs(stack, tenant), key=str) == jobs

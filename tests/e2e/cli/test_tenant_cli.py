@@ -69,3 +69,25 @@ def test_issuing_a_key_to_an_unknown_or_malformed_tenant_prints_one_line_and_no_
         assert re.search(r"[0-9a-f]{64}", done.stderr) is None  # ...and no hash of one
     assert "tenant" in unknown.stderr
     assert "not a tenant id" in malformed.stderr
+
+
+def test_tenant_create_prints_the_whsec_secret_that_verifies_its_webhooks(
+    live: LiveStack,
+) -> None:
+    """The printed secret is the Standard Webhooks key of the tenant's stored secret."""
+    import time
+
+    from standardwebhooks import Webhook
+
+    from tasks.webhooks.signing import standard_headers
+
+    created = _created(live)
+    secret = created["webhook_secret"]
+    assert secret.startswith("whsec_")
+    with live.session() as session:
+        tenant = session.get(Tenant, uuid.UUID(created["tenant_id"]))
+        assert tenant is not None
+        stored = tenant.webhook_secret
+    body = b'{"event":"job.finished"}'
+    headers = standard_headers(secret=stored, msg_id="msg_1", body=body, timestamp=int(time.time()))
+    assert Webhook(secret).verify(body, headers) == {"event": "job.finished"}

@@ -25,7 +25,7 @@ from tests.support.waits import wait_for, wait_job
 pytestmark = pytest.mark.e2e
 
 TOKEN = "scrape-token-for-tests"  # noqa: S105 - a test value
-MODELS = ("gpt-4.1-mini", "gpt-4.1", "claude-haiku-4-5", "claude-sonnet-4-5")
+MODELS = ("gpt-5.6-luna", "gpt-5.6-terra", "claude-haiku-5-5", "claude-sonnet-5-5")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

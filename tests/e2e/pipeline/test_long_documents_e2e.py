@@ -28,7 +28,7 @@ from tests.support.waits import wait_job
 pytestmark = pytest.mark.e2e
 
 CHUNK_TOKENS = 20_000
-MODELS = ("gpt-4.1-mini", "gpt-4.1", "claude-haiku-4-5", "claude-sonnet-4-5")
+MODELS = ("gpt-5.6-luna", "gpt-5.6-terra", "claude-haiku-5-5", "claude-sonnet-5-5")
 PROSE = (
     "the board reviewed the quarterly budget for the Lisbon office and agreed that Maria "
     "Santos will lead the migration of billing records to the new ledger system before "

@@ -32,7 +32,12 @@ def test_submitted_job_succeeds_with_schema_valid_result_and_ledger_matching_sim
     assert job["status"] == "succeeded", job
     get_schema("invoice").model.model_validate(job["result"])
     assert job["metadata"] == {"ref": "A-1"}
-    assert job["model"] in ("gpt-4.1-mini", "gpt-4.1", "claude-sonnet-4-5", "claude-haiku-4-5")
+    assert job["model"] in (
+        "gpt-5.6-luna",
+        "gpt-5.6-terra",
+        "claude-sonnet-5-5",
+        "claude-haiku-5-5",
+    )
     stats = live.sim("/sim/stats")
     sim_usage = stats["usage"][job["model"]]
     with live.session() as session:

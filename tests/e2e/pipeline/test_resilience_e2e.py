@@ -27,7 +27,7 @@ from tests.support.waits import wait_for, wait_job
 
 pytestmark = pytest.mark.e2e
 
-PRIMARY, FALLBACK = "gpt-4.1-mini", "claude-haiku-4-5"  # the low tier's chain
+PRIMARY, FALLBACK = "gpt-5.6-luna", "claude-haiku-5-5"  # the low tier's chain
 INVOICE = """Invoice INV-{n} from Northwind Traders Ltd, 12 Harbour Road, Leeds, dated
 2026-02-{day:02d}. Bill to: Contoso plc. {n} x widget at 4.25 GBP, 1 x gasket at 9.80 GBP.
 Payment due within 30 days."""

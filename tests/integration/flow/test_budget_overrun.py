@@ -29,7 +29,7 @@ from tasks.flow.killswitch import MemoryKillSwitch
 from tasks.flow.semaphore import MemorySlotLimiter
 from tests.integration.flow.budget_accounts import NOW, pg_summary, tenant_and_job
 
-MODEL = "gpt-4.1-mini"  # first of the low tier's chain
+MODEL = "gpt-5.6-luna"  # first of the low tier's chain
 # Far above any worst case the engine reserves for a one-line memo (and above the budget).
 OVERBILLED = TokenUsage(input_tokens=2_000_000, output_tokens=1_000_000)
 

@@ -55,7 +55,7 @@ def _open(pg_url: str, tenant_id: uuid.UUID, job_id: uuid.UUID, *, attempt: int 
         seq=1,
         tier="low",
         provider="openai",
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         chunk=None,
         input_tokens=0,
         output_tokens=0,

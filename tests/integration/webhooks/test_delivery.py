@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from schemas.config import Settings
 from storage.db import session_scope
@@ -16,8 +20,9 @@ from storage.models import WebhookDelivery
 from storage.tenants import create_tenant
 from tasks.webhooks.delivery import deliver
 from tasks.webhooks.netguard import Target as NetTarget
-from tasks.webhooks.signing import SIGNATURE_HEADER, verify
+from tasks.webhooks.signing import SIGNATURE_HEADER, standard_secret, verify
 from tests.support.stacks import write_test_config
+from tests.support.webhook_receiver import Receiver
 
 
 @pytest.fixture
@@ -50,6 +55,13 @@ def delivery(pg_url: str) -> tuple[uuid.UUID, str]:
         session.flush()
         ident, secret = row.id, tenant.webhook_secret
     return ident, secret
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
 
 
 def _row(pg_url: str, ident: uuid.UUID) -> WebhookDelivery:
@@ -181,3 +193,30 @@ def test_a_finish_is_owed_once_and_a_lost_message_is_taken_again_after_the_grace
         assert owed in webhook_store.take_overdue(session=session, grace_s=60)
     with session_scope(pg_url) as session:  # re-published just now: not again before the grace
         assert owed not in webhook_store.take_overdue(session=session, grace_s=60)
+
+
+def test_a_post_to_a_real_receiver_verifies_with_standard_webhooks_and_the_old_header(
+    tmp_path: Path, delivery: tuple[uuid.UUID, str], pg_url: str, receiver: Receiver
+) -> None:
+    ident, secret = delivery
+    settings = Settings(
+        database_url=pg_url,
+        docqueue_config=write_test_config(tmp_path / "docqueue.toml", {}),
+        webhook_allow_private=True,  # the receiver listens on loopback
+    )
+    with session_scope(pg_url) as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == ident)
+            .values(url=f"{receiver.url}/in")
+        )
+    before = int(time.time())
+    assert deliver(delivery_id=ident, settings=settings, db_url=pg_url) is None
+    (got,) = receiver.on("/in")
+    assert got.headers["webhook-id"] == got.headers["docqueue-delivery"] == str(ident)
+    assert before <= int(got.headers["webhook-timestamp"]) <= time.time()
+    assert Webhook(standard_secret(secret)).verify(got.body, got.headers) == json.loads(got.body)
+    assert verify(secret=secret, body=got.body, header=got.headers["docqueue-signature"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(standard_secret(secret)).verify(got.body.replace(b"j1", b"j2"), got.headers)
+    assert _row(pg_url, ident).status == "delivered"

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from storage.models import Tenant, WebhookDelivery
-from tasks.webhooks.signing import verify
+from tasks.webhooks.signing import standard_secret, verify
 from tests.support.stacks import LiveStack, StackFactory
 from tests.support.waits import wait_for, wait_job
 from tests.support.webhook_receiver import Receiver
@@ -65,7 +66,16 @@ def test_a_finished_job_posts_a_signed_webhook_retried_after_a_500(
         job = wait_job(client, created.json()["id"])
     assert job["status"] == "succeeded"
     wait_for(lambda: len(receiver.on("/job")) >= 2, timeout=20)
-    last = receiver.on("/job")[-1]
+    posts = receiver.on("/job")
+    last = posts[-1]
+    # Standard Webhooks, as a receiver checks it with the library (or Svix's, any language)
+    signer = Webhook(standard_secret(_secret(hooks)))
+    for post in posts:
+        assert signer.verify(post.body, post.headers) == json.loads(post.body)
+    tampered = last.body.replace(b"succeeded", b"failed")
+    with pytest.raises(WebhookVerificationError):
+        signer.verify(tampered, last.headers)
+    # the deprecated header, kept for one release, still verifies
     assert verify(secret=_secret(hooks), body=last.body, header=last.headers["docqueue-signature"])
     payload = json.loads(last.body)
     assert (payload["event"], payload["id"], payload["status"]) == (
@@ -82,6 +92,9 @@ def test_a_finished_job_posts_a_signed_webhook_retried_after_a_500(
         )
     assert row is not None
     assert (row.status, row.attempts) == ("delivered", 2)
+    # one delivery, one id across its retries: what a receiver dedupes on
+    assert {p.headers["webhook-id"] for p in posts} == {str(row.id)}
+    assert {p.headers["docqueue-delivery"] for p in posts} == {str(row.id)}
     assert [a["status_code"] for a in row.attempt_log] == [500, 200]
 
 

@@ -62,7 +62,7 @@ def test_a_finish_whose_answer_was_lost_is_retried_and_counts_as_written(
 ) -> None:
     _, job_id, attempt = _running_job(pg_url)
     monkeypatch.setattr(job_store, "finish", _lose_first_answer(job_store.finish))
-    done = Terminal(JobStatus.SUCCEEDED, {"ok": True}, "gpt-4.1-mini", 1)
+    done = Terminal(JobStatus.SUCCEEDED, {"ok": True}, "gpt-5.6-luna", 1)
     assert PostgresJobStore().finish(job_id=job_id, attempt=attempt, outcome=done) is True
     with session_scope(pg_url) as session:
         assert session.get(Job, job_id).status == JobStatus.SUCCEEDED  # type: ignore[union-attr]
@@ -82,7 +82,7 @@ def test_a_ledger_row_whose_answer_was_lost_is_written_once(
         seq=1,
         tier="low",
         provider="openai",
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         chunk=None,
         input_tokens=10,
         output_tokens=5,

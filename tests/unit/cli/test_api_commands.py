@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.client import Client, DocqueueError, WaitTimeoutError
 from scripts.commands import extractors, inference, reruns
-from scripts.ingest.client import ApiClient, ApiClientError
 from scripts.ingest.sources import SourceError
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -30,12 +30,12 @@ SUMMARY: dict[str, Any] = {
 }
 
 
-def client(handler: Handler, slept: list[float] | None = None) -> ApiClient:
+def client(handler: Handler, slept: list[float] | None = None) -> Client:
     """A client on a mock transport that records its sleeps instead of sleeping."""
-    return ApiClient(
-        base_url="http://api",
-        api_key="k",
-        attempts=3,
+    return Client(
+        "http://api",
+        "dq_0123abcd_testkey",
+        max_retries=2,
         transport=httpx.MockTransport(handler),
         sleep=(slept if slept is not None else []).append,
     )
@@ -127,13 +127,13 @@ def test_a_schema_invalid_answer_keeps_its_pointer_and_is_told_once() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(422, json={"error": error})
 
-    with client(handler) as api, pytest.raises(ApiClientError) as caught:
+    with client(handler) as api, pytest.raises(DocqueueError) as caught:
         api.create_extractor({"name": "x"})
     assert caught.value.detail["pointer"] == "/properties/x/pattern"
     line = extractors.schema_problem(caught.value)
     assert line == "schema_invalid at /properties/x/pattern: needs backtracking"
     error["message"] = "backreferences are refused"
-    with client(handler) as api, pytest.raises(ApiClientError) as again:
+    with client(handler) as api, pytest.raises(DocqueueError) as again:
         api.create_extractor({"name": "x"})
     assert extractors.schema_problem(again.value).endswith("pattern: backreferences are refused")
 
@@ -209,6 +209,10 @@ class Clock:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def read(self) -> float:
+        """The fake time."""
+        return self.now
+
 
 def test_a_running_inference_is_polled_until_its_schema_is_there() -> None:
     polls = iter(
@@ -240,7 +244,10 @@ def test_an_inference_that_never_finishes_stops_at_the_timeout_with_its_job_id()
         return httpx.Response(200, json={"job_id": "i9", "status": "running"})
 
     clock = Clock()
-    with client(handler) as api, pytest.raises(ApiClientError, match="i9 still running") as caught:
+    with (
+        client(handler) as api,
+        pytest.raises(WaitTimeoutError, match="i9 still running") as caught,
+    ):
         inference.wait_for_schema(
             api,
             {"job_id": "i9", "status": "running"},
@@ -260,7 +267,7 @@ def test_a_failed_inference_says_why() -> None:
         "error": {"type": "budget_exceeded", "message": "monthly budget spent"},
     }
     why = "budget_exceeded: monthly budget spent"
-    with client(lambda r: httpx.Response(500)) as api, pytest.raises(ApiClientError, match=why):
+    with client(lambda r: httpx.Response(500)) as api, pytest.raises(DocqueueError, match=why):
         inference.wait_for_schema(api, failed, timeout_s=5)
 
 
@@ -276,3 +283,18 @@ def test_the_schema_file_is_written_as_indented_json(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {"type": "object", "description": "Réclamation"}
     assert "Réclamation" in path.read_text()
     assert not (tmp_path / "schema.json.part").exists()
+
+
+def test_each_inference_poll_gets_only_the_time_left_before_the_timeout() -> None:
+    clock = Clock()
+    given: list[tuple[float, float]] = []  # (time left on the fake clock, the read timeout)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        given.append((30 - clock.now, request.extensions["timeout"]["read"]))
+        return httpx.Response(200, json={"job_id": "i3", "status": "running"})
+
+    running = {"job_id": "i3", "status": "running"}
+    with client(handler) as api, pytest.raises(WaitTimeoutError):
+        inference.wait_for_schema(api, running, timeout_s=30, sleep=clock.sleep, clock=clock.read)
+    assert given
+    assert all(read <= max(left, 1.0) + 0.01 for left, read in given), given

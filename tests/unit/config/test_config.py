@@ -39,7 +39,7 @@ def test_docqueue_config_names_the_toml_file(
 
 
 def test_a_tier_naming_an_unknown_model_is_rejected(tmp_path: Path) -> None:
-    text = DEFAULT_CONFIG.read_text().replace('"gpt-4.1-mini", "claude-haiku-4-5"', '"gpt-9"', 1)
+    text = DEFAULT_CONFIG.read_text().replace('"gpt-5.6-luna", "claude-haiku-5-5"', '"gpt-9"', 1)
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ValidationError, match="unknown models"):
@@ -65,10 +65,10 @@ def test_visibility_timeout_must_exceed_the_hard_limit(tmp_path: Path) -> None:
 
 
 def test_price_lookup_uses_the_price_in_force_on_the_day() -> None:
-    model = load_config(DEFAULT_CONFIG).models["gpt-4.1-mini"]
+    model = load_config(DEFAULT_CONFIG).models["gpt-5.6-luna"]
     later = model.prices[0].model_copy(
         update={"effective": dt.date(2027, 1, 1), "input_per_mtok": 9.0}
     )
     model = model.model_copy(update={"prices": [*model.prices, later]})
-    assert model.price_on(dt.date(2026, 6, 1)).input_per_mtok == 0.40
+    assert model.price_on(dt.date(2026, 8, 1)).input_per_mtok == 0.20
     assert model.price_on(dt.date(2027, 2, 1)).input_per_mtok == 9.0

@@ -96,9 +96,9 @@ def test_a_chain_whose_circuits_are_all_open_waits_for_a_probe_instead_of_failin
     world = World(open_until=3.0)
     parsed, model = _chain(world, deadline=60.0)
     assert parsed == Out(x=1)
-    assert model == "gpt-4.1-mini"
+    assert model == "gpt-5.6-luna"
     assert 3.0 <= world.now < 3.0 + 2 * engine_mod.CIRCUIT_POLL_S
-    assert world.calls == ["gpt-4.1-mini"]  # nothing went out while the circuits were open
+    assert world.calls == ["gpt-5.6-luna"]  # nothing went out while the circuits were open
 
 
 def test_a_chain_still_circuit_open_at_the_deadline_fails_with_a_provider_error() -> None:
@@ -114,5 +114,5 @@ def test_a_real_provider_failure_fails_over_and_fails_without_waiting() -> None:
     with pytest.raises(ProviderError, match="not retried") as caught:
         _chain(world, deadline=60.0)
     assert not isinstance(caught.value, CircuitOpen)
-    assert world.calls == ["gpt-4.1-mini", "claude-haiku-4-5"]
+    assert world.calls == ["gpt-5.6-luna", "claude-haiku-5-5"]
     assert world.sleeps == []

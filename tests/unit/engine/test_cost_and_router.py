@@ -16,20 +16,20 @@ DAY = dt.date(2026, 11, 23)
 
 
 def test_cost_is_exact_to_a_millionth_of_a_dollar() -> None:
-    # gpt-4.1-mini: 0.40 in, 1.60 out, 0.10 cached per million
+    # gpt-5.6-luna: 0.20 in, 1.20 out, 0.02 cached per million
     usage = TokenUsage(input_tokens=1234, output_tokens=567, cached_tokens=200)
-    cost = call_cost(model=CONFIG.models["gpt-4.1-mini"], usage=usage, day=DAY)
+    cost = call_cost(model=CONFIG.models["gpt-5.6-luna"], usage=usage, day=DAY)
     expected = (
-        Decimal(1034) * Decimal("0.40")
-        + Decimal(200) * Decimal("0.10")
-        + Decimal(567) * Decimal("1.60")
+        Decimal(1034) * Decimal("0.20")
+        + Decimal(200) * Decimal("0.02")
+        + Decimal(567) * Decimal("1.20")
     ) / Decimal(1_000_000)
     assert cost == expected.quantize(Decimal("0.000001"))
-    assert cost == Decimal("0.001341")
+    assert cost == Decimal("0.000891")
 
 
 def test_worst_case_covers_every_reask_at_the_output_cap() -> None:
-    model = CONFIG.models["claude-sonnet-4-5"]
+    model = CONFIG.models["claude-sonnet-5-5"]
     one = call_cost(model=model, usage=TokenUsage(1000, 4096), day=DAY)
     assert (
         worst_case_cost(model=model, input_tokens=1000, max_output_tokens=4096, calls=3, day=DAY)

@@ -71,7 +71,7 @@ def _extract(opener: llm.Opener, sink: Callable[[CallRecord], None]) -> BaseMode
     return llm.extract(
         clients=Clients(settings),
         provider="openai",
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         messages=[{"role": "user", "content": "x?"}],
         response_model=Out,
         max_reasks=2,

@@ -71,7 +71,7 @@ def _call(ports: Ports, extract: Any) -> None:
     chain.call_model(
         engine=engine,
         tier="low",
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         messages=[{"role": "user", "content": "x?"}],
         response_model=Out,
         chunk=None,

@@ -42,7 +42,7 @@ def completion(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "created": 0,
-        "model": "gpt-4.1-mini",
+        "model": "gpt-5.6-luna",
         "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
     }
@@ -90,7 +90,7 @@ def test_the_re_ask_sends_the_validator_message_back_to_the_model(
     answer = llm.extract(
         clients=Clients(Settings(openai_base_url="http://provider.test/v1")),
         provider="openai",
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         messages=[{"role": "user", "content": "Extract the invoice."}],
         response_model=MODEL,
         max_reasks=1,

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from api.intake.batch import ndjson_lines
+from scripts.client import ApiClientError
+from scripts.client import Client as ApiClient
 from scripts.ingest import run as ingest
 from scripts.ingest import sources as ingest_sources
-from scripts.ingest.client import ApiClient, ApiClientError
 
 
 def split(chunks: list[bytes], limit: int = 10) -> list[tuple[int, bytes | None]]:
@@ -70,7 +71,7 @@ def test_csv_rows_put_extra_columns_in_metadata_and_keep_given_keys(tmp_path: Pa
     path = tmp_path / "docs.csv"
     path.write_text('text,key,filename,customer\n"line one, with comma",k1,a.txt,acme\nhi,,,x\n')
     first, second = ingest_sources.read([path], schema="invoice")
-    assert ingest_sources.count([path]) == 2
+    assert ingest_sources.count_rows(path) == 2
     assert first.body == {
         "key": "k1",
         "metadata": {"customer": "acme"},
@@ -89,13 +90,10 @@ def test_jsonl_bad_line_names_file_and_line(tmp_path: Path) -> None:
         next(docs)
 
 
-def test_groups_respect_size_and_batch_keys_follow_the_documents() -> None:
+def test_groups_respect_size() -> None:
     docs = [ingest_sources.Doc(f"k{i}", {}, 10) for i in range(5)]
     sizes = [len(g) for g in ingest.groups(docs, size=2)]
     assert sizes == [2, 2, 1]
-    assert ingest.batch_key("s", "auto", docs[:2]) == ingest.batch_key("s", "auto", docs[:2])
-    assert ingest.batch_key("s", "auto", docs[:2]) != ingest.batch_key("s", "auto", docs[1:3])
-    assert ingest.batch_key("s", "auto", docs[:2]) != ingest.batch_key("s", "low", docs[:2])
 
 
 def test_client_retries_429_and_5xx_honouring_retry_after_then_succeeds() -> None:

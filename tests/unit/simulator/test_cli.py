@@ -65,7 +65,7 @@ def test_cli_serves_a_hundred_requests_in_flight_at_once() -> None:
     base = f"http://127.0.0.1:{port}"
     body = json.dumps(
         {
-            "model": "gpt-4.1-mini",
+            "model": "gpt-5.6-luna",
             "messages": user(DOC * 20),
             "response_format": {
                 "type": "json_schema",
@@ -92,7 +92,7 @@ def test_cli_serves_a_hundred_requests_in_flight_at_once() -> None:
         asyncio.run(_keepalive_load(port, request, 1500, 100))
         snapshot = httpx.get(f"{base}/sim/stats?samples=0").json()
         assert snapshot["max_in_flight"] >= 90
-        assert snapshot["by_model"]["gpt-4.1-mini"]["ok"] == 1500
+        assert snapshot["by_model"]["gpt-5.6-luna"]["ok"] == 1500
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -38,7 +38,7 @@ def test_an_openai_answer_over_the_cap_stops_at_it_with_finish_reason_length(
 ) -> None:
     create: Any = openai_client(sim).chat.completions.create  # `param` varies: untyped
     raw = create(
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         messages=user(DOC),
         tools=[TOOL],
         tool_choice=FORCE_TOOL,
@@ -47,14 +47,14 @@ def test_an_openai_answer_over_the_cap_stops_at_it_with_finish_reason_length(
     assert raw.choices[0].finish_reason == "length"
     assert raw.usage is not None
     assert raw.usage.completion_tokens == limit
-    assert billed(sim, "gpt-4.1-mini")["output_tokens"] == limit  # what the ledger would bill
+    assert billed(sim, "gpt-5.6-luna")["output_tokens"] == limit  # what the ledger would bill
 
 
 def test_an_openai_answer_within_the_cap_is_whole_and_stops_normally(
     sim: BackgroundSimulator,
 ) -> None:
     raw = openai_client(sim).chat.completions.create(
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         messages=user(DOC),
         tools=[TOOL],
         tool_choice=FORCE_TOOL,
@@ -73,7 +73,7 @@ def test_an_openai_request_with_both_caps_stays_within_the_smaller(
     sim: BackgroundSimulator,
 ) -> None:
     raw = openai_client(sim).chat.completions.create(
-        model="gpt-4.1-mini", messages=user(DOC), max_tokens=3, max_completion_tokens=50
+        model="gpt-5.6-luna", messages=user(DOC), max_tokens=3, max_completion_tokens=50
     )
     assert raw.choices[0].finish_reason == "length"
     assert raw.usage is not None
@@ -86,10 +86,10 @@ def test_an_openai_cap_below_one_is_refused_like_the_api_does(
 ) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client(sim).chat.completions.create(
-            model="gpt-4.1-mini", messages=user(DOC), max_tokens=limit
+            model="gpt-5.6-luna", messages=user(DOC), max_tokens=limit
         )
     assert "Expected a value >= 1" in caught.value.message
-    assert billed(sim, "gpt-4.1-mini")["output_tokens"] == 0
+    assert billed(sim, "gpt-5.6-luna")["output_tokens"] == 0
 
 
 @pytest.mark.parametrize("limit", [1, 7, 40])
@@ -97,7 +97,7 @@ def test_an_anthropic_answer_over_the_cap_stops_at_it_with_stop_reason_max_token
     sim: BackgroundSimulator, limit: int
 ) -> None:
     message = anthropic_client(sim).messages.create(
-        model="claude-haiku-4-5",
+        model="claude-haiku-5-5",
         max_tokens=limit,
         messages=user(DOC),
         tools=[ANTHROPIC_TOOL],
@@ -105,15 +105,15 @@ def test_an_anthropic_answer_over_the_cap_stops_at_it_with_stop_reason_max_token
     )
     assert message.stop_reason == "max_tokens"
     assert message.usage.output_tokens == limit
-    assert billed(sim, "claude-haiku-4-5")["output_tokens"] == limit
+    assert billed(sim, "claude-haiku-5-5")["output_tokens"] == limit
 
 
 def test_an_anthropic_text_answer_over_the_cap_is_cut(sim: BackgroundSimulator) -> None:
     whole = anthropic_client(sim).messages.create(
-        model="claude-haiku-4-5", max_tokens=4096, messages=user(DOC)
+        model="claude-haiku-5-5", max_tokens=4096, messages=user(DOC)
     )
     cut = anthropic_client(sim).messages.create(
-        model="claude-haiku-4-5", max_tokens=2, messages=user(DOC)
+        model="claude-haiku-5-5", max_tokens=2, messages=user(DOC)
     )
     assert (whole.stop_reason, cut.stop_reason) == ("end_turn", "max_tokens")
     assert cut.usage.output_tokens == 2 < whole.usage.output_tokens

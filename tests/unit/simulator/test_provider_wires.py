@@ -26,7 +26,7 @@ from tests.unit.simulator.harness import (
 def test_openai_tools_mode_returns_schema_valid_answer(sim: BackgroundSimulator) -> None:
     client = instructor.from_openai(openai_client(sim), mode=instructor.Mode.TOOLS)
     invoice, raw = client.chat.completions.create_with_completion(
-        model="gpt-4.1-mini", response_model=Invoice, messages=user(DOC), max_retries=0
+        model="gpt-5.6-luna", response_model=Invoice, messages=user(DOC), max_retries=0
     )
     assert isinstance(invoice, Invoice)
     choice = raw.choices[0]
@@ -34,14 +34,14 @@ def test_openai_tools_mode_returns_schema_valid_answer(sim: BackgroundSimulator)
     assert choice.message.tool_calls is not None
     assert choice.message.tool_calls[0].function.name == "Invoice"
     assert raw.object == "chat.completion"
-    assert raw.model == "gpt-4.1-mini"
+    assert raw.model == "gpt-5.6-luna"
     words = set(DOC.replace(":", " ").replace(",", " ").split())
     assert set(invoice.vendor.split()) <= words  # strings come from the document
     assert raw.usage is not None
     assert raw.usage.prompt_tokens_details is not None
     assert raw.usage.prompt_tokens_details.cached_tokens == 0
     assert raw.usage.total_tokens == raw.usage.prompt_tokens + raw.usage.completion_tokens
-    assert billed(sim, "gpt-4.1-mini") == {
+    assert billed(sim, "gpt-5.6-luna") == {
         "input_tokens": raw.usage.prompt_tokens,
         "output_tokens": raw.usage.completion_tokens,
     }
@@ -50,7 +50,7 @@ def test_openai_tools_mode_returns_schema_valid_answer(sim: BackgroundSimulator)
 def test_openai_json_schema_mode_returns_schema_valid_answer(sim: BackgroundSimulator) -> None:
     client = instructor.from_openai(openai_client(sim), mode=instructor.Mode.JSON_SCHEMA)
     contract, raw = client.chat.completions.create_with_completion(
-        model="gpt-4.1", response_model=Contract, messages=user(DOC), max_retries=0
+        model="gpt-5.6-terra", response_model=Contract, messages=user(DOC), max_retries=0
     )
     assert isinstance(contract, Contract)
     assert 2 <= len(contract.parties) <= 4
@@ -65,7 +65,7 @@ def test_openai_usage_is_deterministic(sim: BackgroundSimulator) -> None:
     client = instructor.from_openai(openai_client(sim), mode=instructor.Mode.TOOLS)
     runs = [
         client.chat.completions.create_with_completion(
-            model="gpt-4.1-mini", response_model=Invoice, messages=user(DOC), max_retries=0
+            model="gpt-5.6-luna", response_model=Invoice, messages=user(DOC), max_retries=0
         )
         for _ in range(2)
     ]
@@ -77,7 +77,7 @@ def test_openai_usage_is_deterministic(sim: BackgroundSimulator) -> None:
 def test_openai_reask_after_invalid_once_succeeds(sim: BackgroundSimulator) -> None:
     client = instructor.from_openai(openai_client(sim), mode=instructor.Mode.TOOLS)
     invoice = client.chat.completions.create(
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         response_model=Invoice,
         messages=user(DOC + " [[sim:invalid_once]]"),
         max_retries=1,
@@ -85,7 +85,7 @@ def test_openai_reask_after_invalid_once_succeeds(sim: BackgroundSimulator) -> N
     assert isinstance(invoice, Invoice)
     reask = recorded(sim)[-1]["body"]["messages"]
     assert [m["role"] for m in reask] == ["user", "assistant", "tool"]
-    assert stats(sim)["by_model"]["gpt-4.1-mini"]["invalid"] == 1
+    assert stats(sim)["by_model"]["gpt-5.6-luna"]["invalid"] == 1
 
 
 def test_openai_strict_schema_is_checked_like_the_api(sim: BackgroundSimulator) -> None:
@@ -95,7 +95,7 @@ def test_openai_strict_schema_is_checked_like_the_api(sim: BackgroundSimulator) 
     }
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client(sim).chat.completions.create(
-            model="gpt-4.1", messages=user(DOC), response_format=loose
+            model="gpt-5.6-terra", messages=user(DOC), response_format=loose
         )
     assert "'additionalProperties' is required to be supplied and to be false" in (
         caught.value.message
@@ -106,7 +106,7 @@ def test_openai_strict_schema_is_checked_like_the_api(sim: BackgroundSimulator) 
     }
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client(sim).chat.completions.create(
-            model="gpt-4.1", messages=user(DOC), tools=[tool]
+            model="gpt-5.6-terra", messages=user(DOC), tools=[tool]
         )
     assert caught.value.param == "tools[0].function.parameters"
     closed = {
@@ -117,7 +117,7 @@ def test_openai_strict_schema_is_checked_like_the_api(sim: BackgroundSimulator) 
     }
     tool["function"]["parameters"] = closed
     raw = openai_client(sim).chat.completions.create(
-        model="gpt-4.1", messages=user(DOC), tools=[tool]
+        model="gpt-5.6-terra", messages=user(DOC), tools=[tool]
     )
     assert raw.choices[0].message.tool_calls is not None
 
@@ -139,14 +139,14 @@ def test_openai_rejects_tool_calls_without_tool_messages(sim: BackgroundSimulato
         {"role": "user", "content": "again"},
     ]
     with pytest.raises(openai.BadRequestError) as caught:
-        openai_client(sim).chat.completions.create(model="gpt-4.1", messages=messages)
+        openai_client(sim).chat.completions.create(model="gpt-5.6-terra", messages=messages)
     assert "call_1" in caught.value.message
     assert caught.value.type == "invalid_request_error"
 
 
 def test_max_tokens_truncates_output(sim: BackgroundSimulator) -> None:
     raw = openai_client(sim).chat.completions.create(
-        model="gpt-4.1-mini",
+        model="gpt-5.6-luna",
         messages=user(DOC),
         max_completion_tokens=5,
         response_format={
@@ -163,7 +163,7 @@ def test_json_modes_read_the_schema_from_the_prompt(sim: BackgroundSimulator) ->
     oa = instructor.from_openai(openai_client(sim), mode=instructor.Mode.JSON)
     assert isinstance(
         oa.chat.completions.create(
-            model="gpt-4.1-mini",
+            model="gpt-5.6-luna",
             response_model=Invoice,
             messages=user(DOC),
             max_retries=0,
@@ -172,7 +172,7 @@ def test_json_modes_read_the_schema_from_the_prompt(sim: BackgroundSimulator) ->
     )
     an = instructor.from_anthropic(anthropic_client(sim), mode=instructor.Mode.JSON)
     contract, raw = an.messages.create_with_completion(
-        model="claude-haiku-4-5",
+        model="claude-haiku-5-5",
         max_tokens=1024,
         response_model=Contract,
         messages=user(DOC),
@@ -186,7 +186,7 @@ def test_json_modes_read_the_schema_from_the_prompt(sim: BackgroundSimulator) ->
 def test_anthropic_tool_use_returns_schema_valid_answer(sim: BackgroundSimulator) -> None:
     client = instructor.from_anthropic(anthropic_client(sim), mode=instructor.Mode.TOOLS)
     invoice, raw = client.messages.create_with_completion(
-        model="claude-haiku-4-5",
+        model="claude-haiku-5-5",
         max_tokens=2048,
         response_model=Invoice,
         system="You extract invoices.",
@@ -201,7 +201,7 @@ def test_anthropic_tool_use_returns_schema_valid_answer(sim: BackgroundSimulator
     assert block.name == "Invoice"
     assert block.id.startswith("toolu_")
     assert raw.usage.cache_read_input_tokens == 0
-    assert billed(sim, "claude-haiku-4-5") == {
+    assert billed(sim, "claude-haiku-5-5") == {
         "input_tokens": raw.usage.input_tokens,
         "output_tokens": raw.usage.output_tokens,
     }
@@ -210,7 +210,7 @@ def test_anthropic_tool_use_returns_schema_valid_answer(sim: BackgroundSimulator
 def test_anthropic_reask_sends_tool_result_and_succeeds(sim: BackgroundSimulator) -> None:
     client = instructor.from_anthropic(anthropic_client(sim), mode=instructor.Mode.TOOLS)
     contract = client.messages.create(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-5-5",
         max_tokens=1024,
         response_model=Contract,
         messages=user(DOC + " [[sim:invalid_once]]"),
@@ -227,7 +227,7 @@ def test_anthropic_reask_sends_tool_result_and_succeeds(sim: BackgroundSimulator
     assert result["is_error"] is True
     assert "Validation Error found" in result["content"]
     assert len(first["body"]["messages"]) == 1
-    assert stats(sim)["by_model"]["claude-sonnet-4-5"]["invalid"] == 1
+    assert stats(sim)["by_model"]["claude-sonnet-5-5"]["invalid"] == 1
 
 
 def test_anthropic_rejects_tool_use_without_tool_result(sim: BackgroundSimulator) -> None:
@@ -241,7 +241,7 @@ def test_anthropic_rejects_tool_use_without_tool_result(sim: BackgroundSimulator
     ]
     with pytest.raises(anthropic.BadRequestError) as caught:
         anthropic_client(sim).messages.create(
-            model="claude-haiku-4-5",
+            model="claude-haiku-5-5",
             max_tokens=100,
             messages=messages,
             tools=[{"name": "Invoice", "input_schema": {"type": "object"}}],
@@ -260,9 +260,9 @@ def test_anthropic_count_tokens_matches_billed_input(sim: BackgroundSimulator) -
     client = anthropic_client(sim)
     tools: Any = [{"name": "Invoice", "input_schema": Invoice.model_json_schema()}]
     counted = client.messages.count_tokens(
-        model="claude-haiku-4-5", messages=user(DOC), tools=tools
+        model="claude-haiku-5-5", messages=user(DOC), tools=tools
     )
     billed = client.messages.create(
-        model="claude-haiku-4-5", max_tokens=2048, messages=user(DOC), tools=tools
+        model="claude-haiku-5-5", max_tokens=2048, messages=user(DOC), tools=tools
     )
     assert counted.input_tokens == billed.usage.input_tokens

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -13,78 +10,15 @@ import pytest
 import redis
 from pydantic import BaseModel
 
-from schemas.config import Settings
-from schemas.extraction.registry import get_schema
 from schemas.jobs import ErrorType, JobStatus
-from storage.models import Job
-from tasks.engine.cost import TokenUsage
-from tasks.engine.llm import CallRecord
-from tasks.flow.breaker import MemoryCircuitBreaker
-from tasks.flow.bucket import MemoryTokenBucket
 from tasks.flow.budget import MemoryBudget, Spend
-from tasks.flow.killswitch import MemoryKillSwitch
-from tasks.flow.semaphore import MemorySlotLimiter
 from tasks.observability import metrics
-from tasks.worker.process import Disposition, process_job
-from tasks.worker.runtime import Runtime
+from tasks.worker.process import Disposition, Processed, process_job
 from tests.support.fakes import MemoryJobStore
-
-TEXT = "Quarterly memo. Revenue grew. Costs fell."
-SUMMARY = {"title": "Memo", "summary": "Revenue grew.", "key_points": [], "language": "en"}
-
-
-@dataclass
-class Flow:
-    """The in-memory flow-control backends (their contract suites prove them like Redis)."""
-
-    budget: MemoryBudget = field(default_factory=lambda: MemoryBudget(monthly_usd=Decimal(10)))
-    killswitch: MemoryKillSwitch = field(default_factory=lambda: MemoryKillSwitch(cache_s=0))
-
-
-Answer = Callable[[type[BaseModel]], BaseModel]
-
-
-def _summary(model: type[BaseModel]) -> BaseModel:
-    return model.model_validate(SUMMARY)
-
-
-def _runtime(store: MemoryJobStore, flow: Flow, answer: Answer = _summary) -> Runtime:
-    def extract(*, model: str, provider: str, response_model: type[BaseModel], sink: Any,
-                opener: Any, **_: Any) -> BaseModel:  # fmt: skip
-        call_id = opener()  # as the real one: the row is opened before the request leaves
-        usage = TokenUsage(100, 20)
-        sink(CallRecord(model, provider, usage, latency_ms=5, outcome="ok", call_id=call_id))
-        return answer(response_model)
-
-    settings = Settings()
-    return Runtime(
-        settings=settings,
-        store=store,
-        extract=extract,
-        limiter=MemorySlotLimiter(lease_ttl_s=30, heartbeat_s=10, acquire_timeout_s=5),
-        rate=MemoryTokenBucket(),
-        breaker=MemoryCircuitBreaker(settings.app.breaker),
-        killswitch=flow.killswitch,
-        budget_for=lambda _tenant, _job: flow.budget,
-        worker_id="unit:1",
-    )
-
-
-def _job(store: MemoryJobStore, *, reuse: bool = False, sha: str | None = None) -> Job:
-    spec = get_schema("document_summary")
-    job = Job(
-        id=uuid.uuid4(),
-        tenant_id=uuid.UUID(int=1),
-        schema_name=spec.name,
-        schema_version=spec.version,
-        prompt_version=spec.prompt.version,
-        tier="low",
-        reuse=reuse,
-        document_sha256=sha,
-        cost_usd=Decimal(0),
-        filename="memo.txt",
-    )
-    return store.add(job, TEXT)
+from tests.support.worker_fakes import SUMMARY, Flow
+from tests.support.worker_fakes import make_job as _job
+from tests.support.worker_fakes import make_runtime as _runtime
+from tests.support.worker_fakes import summary_answer as _summary
 
 
 @pytest.fixture
@@ -96,11 +30,11 @@ def test_a_job_whose_model_answers_succeeds_with_its_call_in_the_ledger(
     store: MemoryJobStore,
 ) -> None:
     job, flow = _job(store), Flow()
-    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=_runtime(store, flow)).disposition is Disposition.DONE
     assert job.status == JobStatus.SUCCEEDED
     assert job.result is not None
     assert {k: job.result[k] for k in SUMMARY} == SUMMARY
-    assert job.model == "gpt-4.1-mini"
+    assert job.model == "gpt-5.6-luna"
     assert [(r.job_id, r.attempt, r.seq, r.outcome) for r in store.ledger] == [(job.id, 1, 1, "ok")]
     assert job.cost_usd > 0
     month = job.cost_usd  # the settled spend is exactly what the ledger billed
@@ -113,7 +47,10 @@ def test_a_second_delivery_of_a_running_job_is_skipped_without_a_call(
 ) -> None:
     job = _job(store)
     assert store.claim(job_id=job.id, worker="other:2", lease_s=60) is not None
-    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) is Disposition.SKIPPED
+    assert (
+        process_job(job_id=job.id, runtime=_runtime(store, Flow())).disposition
+        is Disposition.SKIPPED
+    )
     assert (job.status, job.worker, store.ledger) == (JobStatus.RUNNING, "other:2", [])
 
 
@@ -123,7 +60,10 @@ def test_the_kill_switch_hands_the_job_back_to_the_queue_instead_of_failing_it(
     job = _job(store)
     flow = Flow()
     flow.killswitch.set(True, reason="unit test")
-    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) is Disposition.RELEASED
+    assert (
+        process_job(job_id=job.id, runtime=_runtime(store, flow)).disposition
+        is Disposition.RELEASED
+    )
     assert (job.status, job.error_type, store.ledger, store.finished) == (
         JobStatus.QUEUED,
         None,
@@ -139,7 +79,9 @@ def test_an_answer_that_never_validates_fails_the_job_as_validation_failed(
         return model.model_validate({"title": 7})  # raises pydantic.ValidationError
 
     job = _job(store)
-    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), invalid)) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), invalid)) == Processed(
+        Disposition.FAILED, "validation_failed"
+    )
     assert job.status == JobStatus.FAILED
     assert job.error_type == ErrorType.VALIDATION_FAILED
     assert len(store.ledger) == 1  # the failed answer was billed all the same
@@ -151,7 +93,9 @@ def test_an_unexpected_error_fails_the_job_as_internal_with_the_exception_named(
 ) -> None:
     job = _job(store)
     job.schema_name = "no_such_schema"  # the registry raises a non-task error
-    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) == Processed(
+        Disposition.FAILED, "internal_error"
+    )
     assert (job.status, job.error_type) == (JobStatus.FAILED, ErrorType.INTERNAL)
     assert (job.error_message or "").startswith("UnknownSchemaError: unknown schema")
     assert store.ledger == []
@@ -164,7 +108,9 @@ def test_a_provider_exception_fails_the_job_as_a_provider_error(
         raise ZeroDivisionError("boom")
 
     job = _job(store)
-    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), crash)) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), crash)) == Processed(
+        Disposition.FAILED, "provider_error"
+    )
     assert (job.status, job.error_type) == (JobStatus.FAILED, ErrorType.PROVIDER_ERROR)
 
 
@@ -177,7 +123,7 @@ def test_a_write_after_a_newer_attempt_took_the_job_is_fenced_out(
         job.attempts += 1  # the lease expired and another worker re-claimed the job
         return _summary(model)
 
-    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), stolen)) is (
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow(), stolen)).disposition is (
         Disposition.FENCED
     )
     assert (job.status, job.result, store.finished) == (JobStatus.RUNNING, None, [])
@@ -190,7 +136,10 @@ def test_a_reusable_earlier_extraction_is_copied_without_a_provider_call(
     process_job(job_id=first.id, runtime=_runtime(store, Flow()))
     calls = len(store.ledger)
     again = _job(store, reuse=True, sha="same-document")
-    assert process_job(job_id=again.id, runtime=_runtime(store, Flow())) is Disposition.DONE
+    assert (
+        process_job(job_id=again.id, runtime=_runtime(store, Flow())).disposition
+        is Disposition.DONE
+    )
     assert (again.status, again.result, again.cache_hit) == (
         JobStatus.SUCCEEDED,
         first.result,
@@ -203,7 +152,9 @@ def test_a_budget_that_cannot_cover_the_worst_case_fails_the_job_before_any_call
     store: MemoryJobStore,
 ) -> None:
     job, flow = _job(store), Flow(budget=MemoryBudget(monthly_usd=Decimal(0)))
-    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=_runtime(store, flow)) == Processed(
+        Disposition.FAILED, "budget_exceeded"
+    )
     assert (job.status, job.error_type, store.ledger) == (
         JobStatus.FAILED,
         ErrorType.BUDGET_EXCEEDED,
@@ -221,7 +172,9 @@ def test_a_job_with_no_text_fails_as_document_invalid_without_a_provider_call(
 ) -> None:
     job = _job(store)
     store.texts[job.document_sha256 or ""] = "  \n "
-    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=_runtime(store, Flow())) == Processed(
+        Disposition.FAILED, "document_invalid"
+    )
     assert (job.status, job.error_type, store.ledger) == (
         JobStatus.FAILED,
         ErrorType.DOCUMENT_INVALID,
@@ -252,7 +205,7 @@ def test_a_redis_blip_in_bookkeeping_after_a_successful_call_never_reruns_the_jo
     runtime = _runtime(store, Flow())
     setattr(runtime, port, _BlipAfterCall(getattr(runtime, port)))
     failures = _bookkeeping_failures()
-    assert process_job(job_id=job.id, runtime=runtime) is Disposition.DONE
+    assert process_job(job_id=job.id, runtime=runtime).disposition is Disposition.DONE
     assert (job.status, len(store.ledger)) == (JobStatus.SUCCEEDED, 1)
     assert _bookkeeping_failures() > failures
 
