@@ -53,11 +53,17 @@ def test_no_configured_model_is_past_its_end_of_life(model: str) -> None:
     assert eol is None or eol > dt.date.today(), f"{model} reached end-of-life on {eol}"
 
 
-def test_the_eol_guard_reads_the_sdks_dates_and_flags_a_retired_model() -> None:
-    """Claude Sonnet 4.5, the old high tier, is recognised as retired on 2026-11-30."""
-    assert end_of_life("claude-sonnet-4-5") == dt.date(2026, 11, 30)
+def test_the_eol_guard_reads_the_sdks_date_format_and_flags_a_passed_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An SDK entry like "November 30th, 2026" parses, and a passed date fails the check."""
+    monkeypatch.setitem(DEPRECATED_MODELS, "claude-retired-test", "November 30th, 2026")
+    monkeypatch.setitem(DEPRECATED_MODELS, "claude-later-test", "January 22nd, 2999")
+    assert end_of_life("claude-retired-test") == dt.date(2026, 11, 30)
     assert end_of_life("claude-sonnet-5-5") is None
-    assert "claude-sonnet-4-5" in KNOWN["anthropic"]  # known, yet retired: both checks matter
+    with pytest.raises(AssertionError, match="reached end-of-life on 2026-11-30"):
+        test_no_configured_model_is_past_its_end_of_life("claude-retired-test")
+    test_no_configured_model_is_past_its_end_of_life("claude-later-test")
 
 
 def test_every_tier_chain_names_configured_models() -> None:
