@@ -296,6 +296,5 @@ def test_a_publish_the_broker_refuses_ends_both_publish_spans_as_errors(
     ours, celery = by_name["docqueue.publish"], by_name[f"apply_async/{TASK_NAME}"]
     assert celery.parent is not None
     assert celery.parent.span_id == ours.context.span_id
-    # Ours is an error; Celery's is ended (exported above), not left open. Its status is
-    # not asserted: in the full suite an earlier test's instrumentor may end it first.
+    # Ours is an error; Celery's is ended (exported), its status varies with test order.
     assert ours.status.status_code is StatusCode.ERROR
