@@ -29,7 +29,7 @@ REDIS_PORT ?= 63799
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 
-.PHONY: venv redis postgres prometheus test test-faults lint demo down bench \
+.PHONY: venv redis postgres prometheus tesseract test test-faults lint demo down bench \
 	services-up services-down services-status clean
 
 ## venv: .venv with the project installed editable with its dev extras.
@@ -58,7 +58,15 @@ postgres:
 		$(APT_GET) update && $(APT_GET) install -y postgresql-15 </dev/null; \
 	fi
 
-test: venv redis postgres prometheus
+## tesseract: Debian's tesseract-ocr (with its English data) for OCR of scans, if missing.
+tesseract:
+	@if ! command -v tesseract >/dev/null 2>&1; then \
+		echo "tesseract not found: installing tesseract-ocr with apt-get"; \
+		$(APT_GET) update && $(APT_GET) install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng </dev/null; \
+		command -v tesseract >/dev/null || { echo "tesseract install failed" >&2; exit 1; }; \
+	fi
+
+test: venv redis postgres prometheus tesseract
 	@rc=0; $(VENV)/bin/pytest -q -m "not faults" $(PYTEST_ARGS) || rc=$$?; \
 	if [ -n "$(PYTEST_RC_FILE)" ]; then echo "$$rc" > "$(PYTEST_RC_FILE)"; fi; \
 	if [ "$$rc" -eq 5 ]; then echo "make test: pytest ran no tests (exit code 5)" >&2; fi; \
@@ -83,7 +91,7 @@ prometheus:
 		if [ "$$rc" != 0 ] || ! command -v promtool >/dev/null; then echo "prometheus install failed" >&2; exit 1; fi; \
 	fi
 
-test-faults: venv redis postgres
+test-faults: venv redis postgres tesseract
 	$(VENV)/bin/pytest -q -m faults $(PYTEST_ARGS)
 
 lint: venv
@@ -92,7 +100,7 @@ lint: venv
 	$(VENV)/bin/mypy api tasks schemas storage scripts tests
 	$(VENV)/bin/lint-imports
 
-demo: venv redis postgres
+demo: venv redis postgres tesseract
 	$(PY) -m scripts.demo
 
 down: venv

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from api import errors
 from api.middleware.bodylimit import BodyLimit
 from api.routes import (
+    batch_results,
     batches,
     diffs,
     docs,
@@ -20,8 +21,10 @@ from api.routes import (
     meta,
     metrics,
     reruns,
+    review,
     usage,
 )
+from api.routes import settings as tenant_settings
 from schemas.config import get_settings
 from tasks.observability.logs import configure_logging
 from tasks.observability.tracing import instrument_api
@@ -46,9 +49,12 @@ def create_app() -> FastAPI:
     app.include_router(inference.router)  # before /{name}: `infer` is not an extractor name
     app.include_router(extractors.router)
     app.include_router(batches.router)
+    app.include_router(batch_results.router)
     app.include_router(reruns.router)
     app.include_router(diffs.router)
     app.include_router(usage.router)
+    app.include_router(review.router)
+    app.include_router(tenant_settings.router)
     app.include_router(metrics.router)
     # Inside _context, so its 413 carries the request id too.
     app.add_middleware(BodyLimit, limit=settings.app.limits.max_request_bytes)

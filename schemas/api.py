@@ -11,6 +11,10 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.trust.config import Verify
+from schemas.trust.envelope import DocumentFit
+from schemas.trust.fields import FieldOut
+
 TierChoice = Literal["auto", "low", "medium", "high"]
 # Postgres `text` and `jsonb` refuse NUL characters and lone UTF-16 surrogates.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -50,6 +54,9 @@ class Submission(BaseModel):
     tier: TierChoice = "auto"
     webhook_url: str | None = Field(default=None, max_length=2048)
     reuse: bool = False
+    # Trust policy for these jobs; absent: the extractor's, then the tenant's, then the TOML's.
+    verify: Verify | None = None
+    review_threshold: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("schema_name", "webhook_url")
     @classmethod
@@ -112,7 +119,17 @@ class JobOut(BaseModel):
     attempts: int
     chunks: int | None
     cache_hit: bool
-    result: dict[str, Any] | None
+    result: dict[str, Any] | None  # the final values: corrected ones once a review corrected
+    # Trust (README "Trust"): each leaf's evidence and confidence, the lowest confidence,
+    # where the job stands in review, and the extraction as first written once corrected.
+    fields: list[FieldOut] | None = None
+    confidence: float | None = None
+    review_state: str | None = None
+    original_result: dict[str, Any] | None = None
+    result_version: int = 1
+    document_fit: DocumentFit | None = None
+    warnings: list[str] = Field(default_factory=list)
+    ocr_pages: list[int] | None = None  # the pages read by OCR (1-based)
     error: ErrorInfo | None
     usage: Usage
     metadata: dict[str, Any]

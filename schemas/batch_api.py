@@ -111,6 +111,10 @@ class BatchOut(BaseModel):
     )
     total: int
     counts: dict[str, int] = Field(description="jobs per status, all five statuses")
+    review: dict[str, int] = Field(
+        default_factory=dict,
+        description="succeeded jobs per review state: pending, approved, corrected, not_needed",
+    )
     progress: float = Field(description="terminal jobs / total")
     usage: Usage
     created_at: dt.datetime

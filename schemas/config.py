@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.extractors.config import ExtractorsConfig
+from schemas.trust.config import OcrConfig, TrustConfig
 
 DEFAULT_CONFIG = Path(__file__).with_name("docqueue.toml")
 Tier = Literal["low", "medium", "high"]
@@ -215,6 +216,8 @@ class AppConfig(BaseModel):
     pools: PoolsConfig = Field(default_factory=PoolsConfig)
     db_retry: DbRetryConfig = Field(default_factory=DbRetryConfig)
     extractors: ExtractorsConfig = Field(default_factory=ExtractorsConfig)
+    trust: TrustConfig = Field(default_factory=TrustConfig)
+    ocr: OcrConfig = Field(default_factory=OcrConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 

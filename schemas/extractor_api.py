@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.api import DocumentSource, TierChoice, storable
+from schemas.trust.config import Verify
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -23,6 +24,9 @@ class ExtractorCreate(BaseModel):
     description: str = Field(default="", max_length=2000)
     json_schema: dict[str, Any]
     instructions: str | None = Field(default=None, max_length=20_000)
+    # Trust settings of the extractor (not of the version: they never change its hashes).
+    review_threshold: float | None = Field(default=None, ge=0, le=1)
+    verify: Verify | None = None
 
     @field_validator("description", "json_schema", "instructions")
     @classmethod
@@ -62,7 +66,20 @@ class ExtractorOut(BaseModel):
     latest_version: int
     archived: bool
     created_at: dt.datetime
+    review_threshold: float | None = Field(
+        default=None, description="this extractor's review threshold (null: the tenant's)"
+    )
+    verify: Verify | None = Field(default=None, description="null: the server's default")
     versions: list[VersionBrief] | None = None
+
+
+class ExtractorSettings(BaseModel):
+    """PATCH /v1/extractors/{name}: the fields given change (null: back to the default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review_threshold: float | None = Field(default=None, ge=0, le=1)
+    verify: Verify | None = None
 
 
 class ExtractorList(BaseModel):

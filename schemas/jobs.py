@@ -37,6 +37,7 @@ class ErrorType(StrEnum):
     PROVIDER_ERROR = "provider_error"
     DOCUMENT_INVALID = "document_invalid"
     BUDGET_EXCEEDED = "budget_exceeded"
+    DOCUMENT_MISMATCH = "document_mismatch"  # the document is not what the schema describes
     CANCELLED = "cancelled"
     INTERNAL = "internal_error"
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from scripts.commands import batches, catalog, documents, extractors, reruns, usage
+from scripts.commands import batches, catalog, documents, evals, extractors, reruns, review, usage
 from scripts.commands.overview import EPILOG, OVERVIEW
 
 app = typer.Typer(
@@ -237,6 +237,8 @@ app.command("extractors", help="Your extractors and the built-ins (`extractor li
     extractors.list_
 )
 reruns.register(app)  # rerun, diff
+app.command("eval")(evals.eval_)
+app.add_typer(review.app, name="review")  # list, approve, export
 
 
 def main() -> None:

@@ -142,7 +142,7 @@ def up() -> None:
 
 def _submit_and_watch(api: str, key: str) -> None:
     files = sorted(p for p in SAMPLES.iterdir() if p.is_file())
-    client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
     ids: dict[str, str] = {}
     for path in files:
         resp = client.post(
@@ -164,7 +164,7 @@ def _submit_and_watch(api: str, key: str) -> None:
         console=console,
     ) as progress:
         task = progress.add_task("extracting", total=len(ids))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240  # the scanned sample is OCR'd first
         while time.monotonic() < deadline:
             for name, job_id in ids.items():
                 jobs[name] = client.get(f"/v1/jobs/{job_id}").json()
@@ -174,7 +174,8 @@ def _submit_and_watch(api: str, key: str) -> None:
                 break
             time.sleep(0.5)
     table = Table(title="docqueue demo results")
-    for col in ("document", "schema", "status", "tier", "model", "cost (USD)", "fields", "error"):
+    columns = ("document", "schema", "status", "tier", "model", "cost (USD)", "confidence")
+    for col in (*columns, "review", "fields", "error"):
         table.add_column(col)
     for name, job in jobs.items():
         usage = job.get("usage") or {}
@@ -186,10 +187,25 @@ def _submit_and_watch(api: str, key: str) -> None:
             str(job["tier"]),
             str(job.get("model") or "-"),
             str(usage.get("cost_usd", "-")),
+            _confidence(job),
+            str(job.get("review_state") or "-"),
             _claim_fields(job) if name.startswith("claim-") else "",
             str(error.get("type", "")),
         )
     console.print(table)
+    pending = sum(job.get("review_state") == "pending" for job in jobs.values())
+    scanned = sum(bool(job.get("ocr_pages")) for job in jobs.values())
+    console.print(
+        f"needs review: {pending} of {len(jobs)} "
+        f"(a field below its confidence threshold; GET /v1/review lists them); "
+        f"read by OCR: {scanned} scanned document(s)"
+    )
+
+
+def _confidence(job: dict[str, Any]) -> str:
+    """The job's lowest field confidence, as a number (never shown by colour alone)."""
+    value = job.get("confidence")
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
 
 
 def _claim_fields(job: dict[str, Any]) -> str:

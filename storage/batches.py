@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from schemas.jobs import ErrorType, JobStatus
-from storage import bulk
+from schemas.trust.fields import ReviewState
+from storage import job_rows
 from storage.db import notify_jobs
 from storage.errors import IdempotencyConflict, NotFound
 from storage.jobs import REQUEUED, RETRYABLE, NewJob
@@ -29,7 +30,7 @@ _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 @dataclass(frozen=True)
 class Summary:
-    """A batch's job counts per status (all five), usage so far, when it finished, its status."""
+    """A batch's jobs per status and per review state, usage so far, when it finished, status."""
 
     total: int
     counts: dict[str, int]
@@ -38,6 +39,7 @@ class Summary:
     cost_usd: Decimal
     finished_at: dt.datetime | None
     status: str  # queued | running | finished | cancelled (status_of)
+    review: dict[str, int]
 
     @property
     def progress(self) -> float:
@@ -84,7 +86,7 @@ def open_batch(
 
 def add_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[NewJob]) -> int:
     """Insert a chunk of one batch's jobs (keys already taken are skipped); return how many."""
-    created = bulk.insert_jobs(session=session, batch_id=batch_id, rows=rows)
+    created = job_rows.insert_jobs(session=session, batch_id=batch_id, rows=rows)
     if created:
         session.execute(
             update(Batch)
@@ -114,6 +116,7 @@ def summarize_many(*, session: Session, batches: Sequence[Batch]) -> dict[uuid.U
             Batch.total,
             Batch.cancelled_at,
             Job.status,
+            Job.review_state,
             func.count(Job.id),
             func.coalesce(func.sum(Job.input_tokens), 0),
             func.coalesce(func.sum(Job.output_tokens), 0),
@@ -123,7 +126,7 @@ def summarize_many(*, session: Session, batches: Sequence[Batch]) -> dict[uuid.U
         .select_from(Batch)
         .outerjoin(Job, Job.batch_id == Batch.id)
         .where(Batch.id.in_([b.id for b in batches]))
-        .group_by(Batch.id, Batch.total, Batch.cancelled_at, Job.status)
+        .group_by(Batch.id, Batch.total, Batch.cancelled_at, Job.status, Job.review_state)
     ).all()
     tallies = {b.id: _Tally(b.total, b.cancelled_at) for b in batches}
     for row in rows:
@@ -157,16 +160,19 @@ class _Tally:
     def __init__(self, total: int, cancelled_at: dt.datetime | None) -> None:
         self.total, self.cancelled = total, cancelled_at is not None
         self.counts = {str(s): 0 for s in JobStatus}
+        self.review = {str(s): 0 for s in ReviewState}
         self.tokens_in, self.tokens_out, self.cost = 0, 0, Decimal(0)
         self.last: dt.datetime | None = None
 
     def add(self, row: Sequence[Any]) -> None:
-        """Add one (batch, status) group; the batch row's own values come with each."""
-        total, cancelled_at, status, n, t_in, t_out, cost, fin = row
+        """Add one (batch, status, review state) group; the batch row's values come with each."""
+        total, cancelled_at, status, review, n, t_in, t_out, cost, fin = row
         self.total, self.cancelled = total, cancelled_at is not None
         if status is None:  # the outer join of a batch without jobs
             return
-        self.counts[status] = n
+        self.counts[status] += n
+        if review is not None:  # failed and unfinished jobs have no review state
+            self.review[review] = self.review.get(review, 0) + n
         self.tokens_in, self.tokens_out = self.tokens_in + t_in, self.tokens_out + t_out
         self.cost += cost
         if fin is not None and (self.last is None or fin > self.last):
@@ -188,6 +194,7 @@ class _Tally:
             Decimal(self.cost),
             finished,
             status,
+            self.review,
         )
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from storage.db import notify_jobs
 from storage.documents import text_sha256
-from storage.jobs import NewJob
+from storage.job_rows import insert_jobs
+
+__all__ = ["insert_jobs", "key_owners", "put_documents"]  # insert_jobs: storage/job_rows.py
 
 # Bulk inserts send one array per column through unnest(): the SQL text stays the same
 # for any number of rows, so neither SQLAlchemy nor psycopg re-compiles or re-scans a
@@ -46,27 +45,6 @@ _KEY_OWNERS = text(
     ) AS j
     """
 )
-_INSERT_JOBS = text(
-    """
-    INSERT INTO jobs (id, tenant_id, batch_id, idempotency_key, document_sha256, filename,
-        schema_name, schema_version, prompt_version, extractor_version_id, schema_hash,
-        prompt_hash, tier, tier_reason, status, reuse,
-        metadata, error_type, error_message, finished_at, attempts, input_tokens,
-        output_tokens, cost_usd, cache_hit)
-    SELECT u.id, :tenant_id, CAST(:batch_id AS uuid), u.key, u.sha, u.filename, :schema_name,
-        :schema_version, :prompt_version, CAST(:extractor_version_id AS uuid), :schema_hash,
-        :prompt_hash, u.tier, u.reason, u.status, :reuse, u.meta,
-        u.error_type, u.error_message, CASE WHEN u.status = 'queued' THEN NULL ELSE now() END,
-        0, 0, 0, 0, false
-    FROM unnest(CAST(:id AS uuid[]), CAST(:key AS text[]), CAST(:sha AS text[]),
-                CAST(:filename AS text[]), CAST(:tier AS text[]), CAST(:reason AS text[]),
-                CAST(:status AS text[]), CAST(:meta AS jsonb[]), CAST(:error_type AS text[]),
-                CAST(:error_message AS text[]))
-        AS u(id, key, sha, filename, tier, reason, status, meta, error_type, error_message)
-    ON CONFLICT ON CONSTRAINT uq_jobs_tenant_idempotency DO NOTHING
-    RETURNING id
-    """
-)
 
 
 def put_documents(*, session: Session, docs: Sequence[tuple[str, str, int]]) -> list[str]:
@@ -90,42 +68,6 @@ def put_documents(*, session: Session, docs: Sequence[tuple[str, str, int]]) -> 
             },
         )
     return digests
-
-
-def insert_jobs(*, session: Session, rows: list[NewJob], batch_id: uuid.UUID | None = None) -> int:
-    """Insert jobs (of one batch, or of none) in one statement, skipping taken keys.
-
-    The rows share tenant, schema, versions and `reuse`; the first row supplies them.
-    Returns how many were inserted, and wakes the scheduler if any were.
-    """
-    if not rows:
-        return 0
-    first = rows[0]
-    params: dict[str, Any] = {
-        "tenant_id": first.tenant_id,
-        "batch_id": batch_id,
-        "schema_name": first.schema_name,
-        "schema_version": first.schema_version,
-        "prompt_version": first.prompt_version,
-        "extractor_version_id": first.extractor_version_id,
-        "schema_hash": first.schema_hash,
-        "prompt_hash": first.prompt_hash,
-        "reuse": first.reuse,
-        "id": [uuid.uuid4() for _ in rows],
-        "key": [r.idempotency_key for r in rows],
-        "sha": [r.document_sha256 for r in rows],
-        "filename": [r.filename for r in rows],
-        "tier": [r.tier for r in rows],
-        "reason": [r.tier_reason for r in rows],
-        "status": [str(r.status) for r in rows],
-        "meta": [json.dumps(r.meta or {}) for r in rows],
-        "error_type": [r.error_type for r in rows],
-        "error_message": [r.error_message for r in rows],
-    }
-    created = len(session.execute(_INSERT_JOBS, params).all())
-    if created:
-        notify_jobs(session=session)
-    return created
 
 
 def key_owners(

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Double, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, _now
@@ -31,6 +31,9 @@ class Extractor(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Trust settings (mutable, unlike versions); None: the tenant's, then the TOML's.
+    review_threshold: Mapped[float | None] = mapped_column(Double)
+    verify: Mapped[str | None] = mapped_column(String(32))  # none | self_consistency
     created_at: Mapped[dt.datetime] = _now()
 
 

@@ -1,22 +1,40 @@
-"""Job verbs: create, read, claim, renew, finish (fenced), release, retry, find a reusable one."""
+"""Job verbs: read, claim, renew, finish (fenced), release, retry, find a reusable one.
+
+Creating jobs (NewJob, create_job) is storage.job_rows, re-exported here.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from schemas.jobs import JobStatus
 from storage.db import notify_jobs
-from storage.errors import IdempotencyConflict, InvalidState, NotFound
+from storage.errors import InvalidState
+from storage.job_rows import NewJob, create_job
+from storage.job_rows import get_by_id as _get
 from storage.models import Job, LlmCall
 from storage.rows import moving, owned
+
+# NewJob and create_job live in storage.job_rows; callers keep importing them from here.
+__all__ = [
+    "REQUEUED",
+    "RETRYABLE",
+    "NewJob",
+    "claim",
+    "create_job",
+    "find_reusable",
+    "finish",
+    "get_job",
+    "load_job",
+    "release",
+    "renew_lease",
+    "retry",
+]
 
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)  # what an explicit retry requeues
 # What a retried job is set back to: queued, no error, not finished, not yet dispatched.
@@ -26,97 +44,13 @@ REQUEUED: dict[str, Any] = {
     "error_message": None,
     "finished_at": None,
     "dispatched_at": None,
+    # the last attempt's verdicts go with its result (ocr_pages stays: it marks a scan)
+    "evidence": None,
+    "confidence": None,
+    "review_state": None,
+    "document_fit": None,
+    "warnings": [],
 }
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """Everything needed to insert one job."""
-
-    tenant_id: uuid.UUID
-    schema_name: str
-    schema_version: str
-    prompt_version: str
-    tier: str
-    tier_reason: str
-    document_sha256: str | None
-    filename: str | None = None
-    batch_id: uuid.UUID | None = None
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-    reuse: bool = False
-    meta: dict[str, Any] | None = None
-    webhook_url: str | None = None
-    status: JobStatus = JobStatus.QUEUED
-    error_type: str | None = None
-    error_message: str | None = None
-    extractor_version_id: uuid.UUID | None = None
-    schema_hash: str | None = None
-    prompt_hash: str | None = None
-
-
-def _values(new: NewJob) -> dict[str, Any]:
-    finished = dt.datetime.now(dt.UTC) if new.status != JobStatus.QUEUED else None
-    return {
-        "id": uuid.uuid4(),
-        "tenant_id": new.tenant_id,
-        "batch_id": new.batch_id,
-        "idempotency_key": new.idempotency_key,
-        "request_hash": new.request_hash,
-        "document_sha256": new.document_sha256,
-        "filename": new.filename,
-        "schema_name": new.schema_name,
-        "schema_version": new.schema_version,
-        "prompt_version": new.prompt_version,
-        "extractor_version_id": new.extractor_version_id,
-        "schema_hash": new.schema_hash,
-        "prompt_hash": new.prompt_hash,
-        "tier": new.tier,
-        "tier_reason": new.tier_reason,
-        "status": str(new.status),
-        "reuse": new.reuse,
-        "meta": new.meta or {},
-        "webhook_url": new.webhook_url,
-        "error_type": new.error_type,
-        "error_message": new.error_message,
-        "finished_at": finished,
-        "attempts": 0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cost_usd": Decimal(0),
-        "cache_hit": False,
-    }
-
-
-def create_job(*, session: Session, new: NewJob) -> tuple[Job, bool]:
-    """Insert a job; with an idempotency key, return the original instead (created=False).
-
-    The unique constraint makes concurrent duplicates collapse into one row.
-    """
-    stmt = insert(Job).values(**_values(new))
-    if new.idempotency_key is not None:
-        stmt = stmt.on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
-    job_id = session.execute(stmt.returning(Job.id)).scalar()
-    if job_id is not None:
-        notify_jobs(session=session)
-        return _get(session, job_id), True
-    existing = session.scalar(
-        select(Job).where(
-            Job.tenant_id == new.tenant_id, Job.idempotency_key == new.idempotency_key
-        )
-    )
-    if existing is None:  # pragma: no cover - the conflicting row was deleted mid-flight
-        raise InvalidState("idempotent job vanished; retry the request")
-    if existing.request_hash != new.request_hash:
-        raise IdempotencyConflict(new.idempotency_key or "")
-    return existing, False
-
-
-def _get(session: Session, job_id: uuid.UUID) -> Job:
-    job = session.get(Job, job_id, populate_existing=True)
-    if job is None:
-        raise NotFound("job", job_id)
-    return job
 
 
 def get_job(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
@@ -199,12 +133,16 @@ def finish(
     cache_hit: bool = False,
     error_type: str | None = None,
     error_message: str | None = None,
+    trust: dict[str, Any] | None = None,
 ) -> bool:
     """Write the outcome of `attempt`, fenced: a stale attempt writes nothing (returns False).
 
     Usage is summed from the ledger, so every billed call (re-asks, failed attempts) counts.
+    `trust` holds the trust columns (evidence, confidence, review_state, document_fit,
+    warnings, ocr_pages) when the worker assessed the result.
     """
     values: dict[str, Any] = {
+        **(trust or {}),
         "status": status,
         "result": result,
         "chunks": chunks,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -34,6 +35,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 USD = Numeric(14, 6)  # costs are exact to 1e-6 USD
+NULLABLE_JSONB = JSONB(none_as_null=True)  # None is SQL NULL (not JSON 'null'): IS NULL works
 
 
 def _now() -> Any:
@@ -57,6 +59,8 @@ class Tenant(Base):
     daily_budget_usd: Mapped[Decimal | None] = mapped_column(USD)
     concurrency: Mapped[int] = mapped_column(Integer)
     webhook_secret: Mapped[str] = mapped_column(String(128))
+    review_threshold: Mapped[float | None] = mapped_column(Double)  # None: the TOML's
+    on_mismatch: Mapped[str | None] = mapped_column(String(16))  # fail | review; None: TOML
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -82,6 +86,15 @@ class Document(Base):
     chars: Mapped[int] = mapped_column(Integer)
     tokens: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
+    # none | pending (storage/trust_models.DocumentSource has the bytes) | running (a worker
+    # claimed its OCR) | done | failed. ocr_words: [[start, end, conf], ...] in `text`.
+    ocr_state: Mapped[str] = mapped_column(String(16), server_default="none")
+    ocr_pages: Mapped[list[int] | None] = mapped_column(NULLABLE_JSONB)
+    ocr_words: Mapped[list[list[float]] | None] = mapped_column(NULLABLE_JSONB)
+    ocr_warnings: Mapped[list[str] | None] = mapped_column(
+        NULLABLE_JSONB
+    )  # pages cut; or why failed
+    ocr_claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -117,6 +130,13 @@ class Job(Base):
             "created_at",
             postgresql_where=text("status = 'queued' AND dispatched_at IS NULL"),
         ),
+        Index(  # GET /v1/review: a tenant's pending reviews, oldest first
+            "ix_jobs_review_pending",
+            "tenant_id",
+            "created_at",
+            "id",
+            postgresql_where=text("review_state = 'pending'"),
+        ),
         Index(
             "ix_jobs_active",
             "tier",
@@ -149,7 +169,18 @@ class Job(Base):
     chunks: Mapped[int | None] = mapped_column(Integer)
     reuse: Mapped[bool] = mapped_column(Boolean, default=False)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the final values
+    # Trust (README "Trust"): per-field verdicts, review state, and the extraction as first
+    # written once a review corrected it (storage/trust_models.JobReview has the trail).
+    evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(NULLABLE_JSONB)
+    confidence: Mapped[float | None] = mapped_column(Double)  # the lowest field's
+    review_state: Mapped[str | None] = mapped_column(String(16))
+    document_fit: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSONB)
+    original_result: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSONB)
+    result_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    trust_policy: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    warnings: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    ocr_pages: Mapped[list[int] | None] = mapped_column(NULLABLE_JSONB)
     error_type: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -266,3 +297,4 @@ class WebhookDelivery(Base):
 # Registered on the same metadata so the jobs -> extractor_versions foreign key resolves
 # wherever Job is used; the module imports Base from here, hence the late import.
 from storage import extractor_models as _extractor_models  # noqa: E402, F401
+from storage import trust_models as _trust_models  # noqa: E402, F401

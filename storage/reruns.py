@@ -41,7 +41,8 @@ _COPY = text(
     INSERT INTO jobs (id, tenant_id, batch_id, document_sha256, filename, schema_name,
         schema_version, prompt_version, extractor_version_id, schema_hash, prompt_hash, tier,
         tier_reason, status, reuse, metadata, error_type, error_message, finished_at,
-        attempts, input_tokens, output_tokens, cost_usd, cache_hit, created_at)
+        attempts, input_tokens, output_tokens, cost_usd, cache_hit, created_at, trust_policy,
+        ocr_pages)
     SELECT gen_random_uuid(), j.tenant_id, :new_batch, j.document_sha256, j.filename,
         :schema_name, :schema_version, :prompt_version, CAST(:version_id AS uuid),
         :schema_hash, :prompt_hash, COALESCE(:tier, j.tier),
@@ -53,7 +54,9 @@ _COPY = text(
         CASE WHEN j.document_sha256 IS NULL THEN now() END,
         0, 0, 0, 0, false,
         now() + (:base + row_number() OVER (ORDER BY j.created_at, j.id))
-            * interval '1 microsecond'
+            * interval '1 microsecond',
+        j.trust_policy,
+        CASE WHEN jsonb_typeof(j.ocr_pages) = 'array' THEN CAST('[]' AS jsonb) END
     FROM jobs AS j
     WHERE j.id = ANY(CAST(:ids AS uuid[]))
     """

@@ -33,6 +33,10 @@ class JobResult:
     tier: str
     model: str | None  # the model whose answer is the result (None without one)
     created_at: dt.datetime
+    review_state: str | None = None
+    confidence: float | None = None
+    original_result: dict[str, Any] | None = None  # set once a review corrected the result
+    result_version: int = 1
 
     @property
     def cursor(self) -> Cursor:
@@ -63,6 +67,10 @@ def result_page(
         Job.tier,
         Job.model,
         Job.created_at,
+        Job.review_state,
+        Job.confidence,
+        Job.original_result,
+        Job.result_version,
     ).where(Job.tenant_id == batch.tenant_id, Job.batch_id == batch.id)
     if after is None:
         stmt = stmt.where(Job.created_at >= batch.created_at)

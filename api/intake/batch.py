@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
-from api.intake.document import DocumentRouter, Prepared, decode, new_job
+from api.intake.document import DocumentRouter, Prepared, decode, new_job, store_text
 from schemas.batch_api import KEY_PREFIX, BatchDocument, BatchHeader
 from schemas.config import AppConfig
 from schemas.extractors.spec import ExtractorSpec
@@ -25,9 +26,17 @@ CHUNK_ROWS = 500  # documents per multi-row INSERT (and per NDJSON commit)
 class BatchRouter:
     """A DocumentRouter for the documents of one batch, which share its header."""
 
-    def __init__(self, *, header: BatchHeader, spec: ExtractorSpec, config: AppConfig) -> None:
+    def __init__(
+        self,
+        *,
+        header: BatchHeader,
+        spec: ExtractorSpec,
+        config: AppConfig,
+        trust_policy: dict[str, Any] | None = None,
+    ) -> None:
         self.header = header
         self.config = config
+        self.trust_policy = trust_policy  # api.intake.policy: one snapshot for the batch
         self.router = DocumentRouter(spec=spec, tier=header.tier, config=config)
 
     def prepare(self, doc: BatchDocument) -> Prepared:
@@ -55,6 +64,7 @@ class BatchRouter:
             reuse=self.header.reuse,
             batch_id=batch.id,
             idempotency_key=KEY_PREFIX + doc.key if doc.key else None,
+            trust_policy=self.trust_policy,
         )
 
 
@@ -94,16 +104,28 @@ def ingest_chunk(
             seen.add(key)
         fresh.append(doc)
     preps = [router.prepare(d) for d in fresh]
-    stored = [(p.text, p.kind, p.tokens) for p in preps if p.text is not None]
-    digests = iter(bulk.put_documents(session=session, docs=stored))
+    texts = [p for p in preps if p.text is not None and p.scan is None]
+    digests = iter(
+        bulk.put_documents(session=session, docs=[(p.text or "", p.kind, p.tokens) for p in texts])
+    )
     rows = [
-        router.new_job(batch, doc, prep, next(digests) if prep.text is not None else None)
+        router.new_job(batch, doc, prep, _digest(session, prep, digests))
         for doc, prep in zip(fresh, preps, strict=True)
     ]
     created = batch_store.add_jobs(session=session, batch_id=batch.id, rows=rows)
     tally.created += created
     tally.duplicates += len(docs) - created
     return tally
+
+
+def _digest(session: Session, prep: Prepared, digests: Iterator[str]) -> str | None:
+    """The stored document's key: the next bulk-stored text's, or a scan stored on its own.
+
+    A scan keeps its bytes for the worker's OCR: scans are few and big, one INSERT each.
+    """
+    if prep.scan is not None:
+        return store_text(session=session, prep=prep)
+    return next(digests) if prep.text is not None else None
 
 
 async def ndjson_lines(

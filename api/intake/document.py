@@ -22,11 +22,14 @@ from schemas.extractors.spec import ExtractorSpec
 from schemas.jobs import ErrorType, JobStatus
 from storage.documents import put_document
 from storage.jobs import NewJob
+from storage.scans import put_scan
 from tasks.documents.errors import DocumentInvalid
 from tasks.documents.parse import ParsedDocument
 from tasks.documents.tokens import estimate_tokens_sampled
 from tasks.engine.router import Features, choose_tier
 from tasks.webhooks.netguard import Unresolvable, UrlRefused, check_url
+
+OCR_PAGE_TOKENS = 600  # a scanned page's text, for routing before it is read
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,16 @@ class Prepared:
     kind: str
     tokens: int
     invalid: DocumentInvalid | None = None
+    scan: Scanned | None = None  # pages without a text layer: the worker OCRs them
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """A document kept as bytes for the worker's OCR (storage/scans.py)."""
+
+    content: bytes
+    pages: tuple[int, ...]  # the 1-based pages to OCR
+    total_pages: int
 
 
 def decode(*, text: str | None, content_base64: str | None, max_bytes: int) -> bytes | str:
@@ -96,7 +109,7 @@ class DocumentRouter:
             parsed = parsing.parse(content=content, filename=name, limits=self.config.limits)
         except DocumentInvalid as exc:
             return self.invalid(exc)
-        return self.route(parsed)
+        return self.route(parsed, content)
 
     def prepare_inline(self, *, source: bytes | str, filename: str | None) -> Prepared | None:
         """`prepare` for plain text and Markdown; None for a document the sandbox must parse."""
@@ -118,11 +131,20 @@ class DocumentRouter:
             )
         except DocumentInvalid as exc:
             return self.invalid(exc)
-        return self.route(parsed)
+        return self.route(parsed, content)
 
-    def route(self, parsed: ParsedDocument) -> Prepared:
-        """Measure a parsed document and choose its tier."""
+    def route(self, parsed: ParsedDocument, content: bytes | None = None) -> Prepared:
+        """Measure a parsed document and choose its tier (a scan by its pages to OCR)."""
+        scan: Scanned | None = None
+        if parsed.ocr_pages and content is not None:
+            try:
+                scan = self._scan(parsed, content)
+            except DocumentInvalid as exc:
+                return self.invalid(exc)
         tokens = estimate_tokens_sampled(parsed.text)  # routing needs no exact count
+        if scan is not None:
+            read = min(len(scan.pages), self.config.ocr.max_pages)
+            tokens += read * OCR_PAGE_TOKENS
         choice = self.tier
         if choice == "auto":
             route = choose_tier(
@@ -137,7 +159,23 @@ class DocumentRouter:
             tier, reason = route.tier, route.reason
         else:
             tier, reason = choice, "requested"
-        return Prepared(self.spec, tier, reason, parsed.text, parsed.kind, tokens)
+        return Prepared(self.spec, tier, reason, parsed.text, parsed.kind, tokens, scan=scan)
+
+    def _scan(self, parsed: ParsedDocument, content: bytes) -> Scanned:
+        """The scan to keep for OCR, or DocumentInvalid past the `[ocr]` limits."""
+        ocr = self.config.ocr
+        if len(content) > ocr.max_source_bytes:
+            raise DocumentInvalid(
+                "too_large",
+                f"the scan is {len(content):,} bytes; OCR takes at most {ocr.max_source_bytes:,}",
+            )
+        if len(parsed.ocr_pages) > ocr.max_pages and ocr.on_limit == "fail":
+            raise DocumentInvalid(
+                "too_large",
+                f"the document has {len(parsed.ocr_pages):,} pages without a text layer; "
+                f"OCR reads at most {ocr.max_pages:,} (ocr.max_pages)",
+            )
+        return Scanned(content, parsed.ocr_pages, parsed.pages or len(parsed.ocr_pages))
 
     def invalid(self, exc: DocumentInvalid) -> Prepared:
         """A document that cannot be read: it fails at submission, on the cheapest tier."""
@@ -163,6 +201,7 @@ def new_job(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     webhook_url: str | None = None,
+    trust_policy: dict[str, Any] | None = None,
 ) -> NewJob:
     """The job row for a prepared document (queued, or failed if it could not be read)."""
     invalid = prep.invalid
@@ -187,13 +226,26 @@ def new_job(
         status=JobStatus.FAILED if invalid else JobStatus.QUEUED,
         error_type=ErrorType.DOCUMENT_INVALID if invalid else None,
         error_message=str(invalid) if invalid else None,
+        trust_policy=trust_policy,
+        scanned=prep.scan is not None,
     )
 
 
 def store_text(*, session: Session, prep: Prepared) -> str | None:
-    """Store a prepared document's text once under its hash; None if it could not be read."""
+    """Store a prepared document's text (or scan) once under its hash; None if unreadable."""
     if prep.text is None:
         return None
+    if prep.scan is not None:
+        pages = prep.text.split("\f")
+        return put_scan(
+            session=session,
+            content=prep.scan.content,
+            kind=prep.kind,
+            pages=list(prep.scan.pages),
+            total_pages=prep.scan.total_pages,
+            page_texts={n: t for n, t in enumerate(pages, start=1) if t.strip()},
+            tokens=prep.tokens,
+        )
     return put_document(session=session, text_=prep.text, kind=prep.kind, tokens=prep.tokens)
 
 

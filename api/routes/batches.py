@@ -1,14 +1,15 @@
-"""/v1/batches: submit documents (JSON or streamed NDJSON), progress, results, cancel, retry."""
+"""/v1/batches: submit documents (JSON or streamed NDJSON), progress, cancel, retry.
+
+The results stream is api/routes/batch_results.py.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -18,9 +19,10 @@ from api.errors import ApiError
 from api.intake.batch import CHUNK_ROWS, BatchRouter, Tally, ingest_chunk
 from api.intake.document import check_webhook_url
 from api.intake.ndjson import NdjsonUpload
+from api.intake.policy import trust_policy
 from api.killswitch import read_killswitch
 from api.paging import decode_cursor, encode_cursor, rfc3339
-from api.views.batches import BODY_DOC, batch_out, result_line, validation_reason
+from api.views.batches import BODY_DOC, batch_out, validation_reason
 from schemas.api import ErrorInfo
 from schemas.batch_api import (
     NDJSON_TYPES,
@@ -34,19 +36,16 @@ from schemas.batch_api import (
     media_type,
 )
 from schemas.config import Settings
-from storage import batch_pages, results
+from storage import batch_pages
 from storage import batches as batch_store
 from storage import webhooks as webhook_store
-from storage.db import session_scope
 from storage.models import Batch, Tenant
-from storage.rows import Cursor
 from tasks.extractors.registry import resolve
 from tasks.observability import spans
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 log = structlog.get_logger(__name__)
 
-RESULT_PAGE = 1000
 MAX_LISTED = 1000  # duplicate_batches named in one answer
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
@@ -98,7 +97,8 @@ class _Intake:
         check_webhook_url(header.webhook_url, allow_private=self.settings.webhook_allow_private)
         # an unknown or archived extractor fails the whole request
         spec = resolve(session=self.session, tenant_id=self.tenant.id, ref=header.schema_name)
-        return BatchRouter(header=header, spec=spec, config=self.settings.app)
+        policy = trust_policy(session=self.session, tenant=self.tenant, spec=spec, body=header)
+        return BatchRouter(header=header, spec=spec, config=self.settings.app, trust_policy=policy)
 
     def begin(self, header: BatchHeader) -> None:
         """The NDJSON header line: check it before any document is read."""
@@ -269,31 +269,3 @@ def retry_batch(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> 
     batch_store.retry(session=session, batch=batch)
     session.refresh(batch)
     return _summary(session, batch)
-
-
-def _result_lines(batch: Batch) -> Iterator[bytes]:
-    """Keyset pages of RESULT_PAGE rows, each read in its own short transaction."""
-    after: Cursor | None = None
-    while True:
-        with session_scope() as session:
-            rows = results.result_page(session=session, batch=batch, after=after, limit=RESULT_PAGE)
-        if rows:
-            yield b"".join(result_line(r) for r in rows)
-        if len(rows) < RESULT_PAGE:
-            return
-        after = rows[-1].cursor
-
-
-@router.get(
-    "/{batch_id}/results",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
-)
-def batch_results(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> StreamingResponse:
-    """Stream one NDJSON line per job: id, key, filename, status, result, error, metadata, usage."""
-    batch = batch_store.get_batch(session=session, tenant_id=tenant.id, batch_id=batch_id)
-    session.expunge(batch)  # read by the stream after this session is gone
-    # FastAPI closes yield dependencies only after the response is sent: end the auth
-    # query's transaction now, or a slow reader holds a connection idle in transaction.
-    session.commit()
-    return StreamingResponse(_result_lines(batch), media_type="application/x-ndjson")

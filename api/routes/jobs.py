@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from api.intake.document import (
     request_hash,
     store_text,
 )
+from api.intake.policy import hashed_body, trust_policy
 from api.paging import decode_cursor, encode_cursor
 from api.views.jobs import job_out
 from schemas.api import JobCreate, JobOut, JobPage
@@ -28,6 +29,7 @@ from schemas.jobs import JobStatus
 from storage import jobs as job_store
 from storage import pages
 from storage import webhooks as webhook_store
+from storage.models import Tenant
 from tasks.documents.sandbox import LIMIT_REASONS
 from tasks.extractors.registry import resolve
 from tasks.observability import spans
@@ -50,22 +52,29 @@ async def create_job(
     any other unreadable document becomes a job that failed at submission.
     """
     tenant_id = tenant.id
-    router_, source, prep = await run_in_threadpool(_intake, session, tenant_id, body, settings)
+    router_, source, prep, policy = await run_in_threadpool(
+        _intake, session, tenant, body, settings
+    )
     if prep is None:  # PDF, DOCX, HTML: parsed in the sandbox, awaited off the event loop
         await run_in_threadpool(session.commit)  # no pooled connection held while it parses
         prep = await router_.prepare_async(source=source, filename=body.filename)
     if prep.invalid is not None and prep.invalid.reason in LIMIT_REASONS:
         raise ApiError(422, "document_invalid", str(prep.invalid))
-    out, created = await run_in_threadpool(_store, session, tenant_id, body, prep, idempotency_key)
+    out, created = await run_in_threadpool(
+        _store, session, tenant_id, body, prep, idempotency_key, policy
+    )
     if not created:
         response.status_code = 200
     return out
 
 
 def _intake(
-    session: Session, tenant_id: uuid.UUID, body: JobCreate, settings: Settings
-) -> tuple[DocumentRouter, bytes | str, Prepared | None]:
-    """Check and decode the body; parse it now unless it needs the sandbox (then None)."""
+    session: Session, tenant: Tenant, body: JobCreate, settings: Settings
+) -> tuple[DocumentRouter, bytes | str, Prepared | None, dict[str, Any]]:
+    """Check and decode the body; parse it now unless it needs the sandbox (then None).
+
+    Also fixes the job's trust policy (api.intake.policy), before any commit expires `tenant`.
+    """
     config = settings.app
     check_webhook_url(body.webhook_url, allow_private=settings.webhook_allow_private)
     source = decode(
@@ -73,9 +82,10 @@ def _intake(
         content_base64=body.content_base64,
         max_bytes=config.limits.max_document_bytes,
     )
-    spec = resolve(session=session, tenant_id=tenant_id, ref=body.schema_name)
+    spec = resolve(session=session, tenant_id=tenant.id, ref=body.schema_name)
+    policy = trust_policy(session=session, tenant=tenant, spec=spec, body=body)
     router_ = DocumentRouter(spec=spec, tier=body.tier, config=config)
-    return router_, source, router_.prepare_inline(source=source, filename=body.filename)
+    return router_, source, router_.prepare_inline(source=source, filename=body.filename), policy
 
 
 def _store(
@@ -84,6 +94,7 @@ def _store(
     body: JobCreate,
     prep: Prepared,
     idempotency_key: str | None,
+    policy: dict[str, Any],
 ) -> tuple[JobOut, bool]:
     """Store the document and its job; owe the webhook of a job that failed at submission."""
     digest = store_text(session=session, prep=prep)
@@ -97,8 +108,9 @@ def _store(
             meta=body.metadata,
             reuse=body.reuse,
             idempotency_key=idempotency_key,
-            request_hash=request_hash(body.model_dump(mode="json")) if idempotency_key else None,
+            request_hash=request_hash(hashed_body(body)) if idempotency_key else None,
             webhook_url=body.webhook_url,
+            trust_policy=policy,
         ),
     )
     spans.annotate(job_id=job.id)  # on the request's span (the threadpool copies the context)

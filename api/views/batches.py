@@ -30,6 +30,7 @@ def batch_out(
         status=BatchStatus(summary.status),
         total=summary.total,
         counts=summary.counts,
+        review=summary.review,
         progress=summary.progress,
         usage=Usage.model_validate(summary, from_attributes=True),
         created_at=batch.created_at,
@@ -50,7 +51,13 @@ def result_line(row: JobResult) -> bytes:
         "status": row.status,
         "tier": row.tier,
         "model": row.model,  # the model whose answer is the result (null without one)
-        "result": row.result,
+        "result": row.result,  # the final values: a review's corrections included
+        # Trust: where the job stands in review, its lowest field confidence, and the
+        # extraction as first written once a review corrected it (else null).
+        "review_state": row.review_state,
+        "confidence": row.confidence,
+        "original_result": row.original_result,
+        "result_version": row.result_version,
         "error": error,
         "metadata": row.meta,
         "usage": {

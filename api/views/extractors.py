@@ -15,6 +15,8 @@ def extractor_out(row: Extractor, versions: list[ExtractorVersion] | None = None
         latest_version=row.latest_version,
         archived=row.archived_at is not None,
         created_at=row.created_at,
+        review_threshold=row.review_threshold,
+        verify=row.verify,  # stored only through ExtractorSettings
         versions=None
         if versions is None
         else [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from schemas.api import ErrorInfo, JobOut, Usage
+from schemas.trust.envelope import DocumentFit
+from schemas.trust.fields import FieldOut
 from storage.models import Job
 
 
@@ -27,6 +29,14 @@ def job_out(job: Job) -> JobOut:
         chunks=job.chunks,
         cache_hit=job.cache_hit,
         result=job.result,
+        fields=[FieldOut.model_validate(f) for f in job.evidence] if job.evidence else None,
+        confidence=job.confidence,
+        review_state=job.review_state,
+        original_result=job.original_result,
+        result_version=job.result_version or 1,
+        document_fit=DocumentFit.model_validate(job.document_fit) if job.document_fit else None,
+        warnings=list(job.warnings or []),
+        ocr_pages=job.ocr_pages,
         error=error,
         usage=Usage.model_validate(job, from_attributes=True),
         metadata=job.meta,

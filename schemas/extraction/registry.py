@@ -49,6 +49,9 @@ class SchemaSpec:
     model: type[ExtractionModel]
     prompt: PromptTemplate
     description: str
+    # Whether answers carry quotes from the document (README "Trust"): a schema the model
+    # designs from samples, rather than reads out of one, has nothing to quote.
+    evidence: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ _SPECS: tuple[SchemaSpec, ...] = (
         model=InferredSchema,
         prompt=SCHEMA_INFERENCE_PROMPT,
         description="Proposes extraction fields from sample documents (POST /v1/extractors/infer).",
+        evidence=False,
     ),
 )
 

@@ -39,6 +39,7 @@ def builtin_spec(
         schema_hash=sha256_of(schema),
         prompt_hash=prompt_hash(spec.prompt),
         version_id=version_id,
+        evidence=spec.evidence,
     )
 
 

@@ -42,6 +42,7 @@ class ExtractorSpec:
     schema_hash: str
     prompt_hash: str
     version_id: str | None = None  # the extractor_versions row, once registered
+    evidence: bool = True  # answers come in the evidence envelope (schemas/trust/envelope.py)
 
     @property
     def ref(self) -> str:

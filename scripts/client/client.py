@@ -27,6 +27,7 @@ from .errors import (
 from .jobs import JobCalls
 from .models import BatchSummary, UsageLine, batch_outcome
 from .polling import polls
+from .review import ReviewCalls
 
 __all__ = [
     "APIConnectionError",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class Client(BatchCalls, JobCalls, CatalogCalls):
+class Client(BatchCalls, JobCalls, CatalogCalls, ReviewCalls):
     """Calls one docqueue deployment as one tenant.
 
     `Client(base_url=None, api_key=None, *, timeout=..., max_retries=5, on_retry=None,

@@ -25,7 +25,7 @@ from scripts.ingest.xlsx import workbook
 SUFFIXES = (".jsonl", ".ndjson", ".csv", ".xlsx")
 FIXED = (
     "path", "status", "tier", "model", "cost_usd", "error_type", "error_message",
-    "duplicate_of", "job_id", "key",
+    "duplicate_of", "job_id", "key", "review_state", "confidence",
 )  # fmt: skip
 NO_USAGE = {"input_tokens": 0, "output_tokens": 0, "cost_usd": "0"}
 # Spreadsheets run text starting with these as a formula (CSV injection): quote it.
@@ -110,6 +110,8 @@ def fixed_cells(row: dict[str, Any]) -> list[Cell]:
         cell(row.get("duplicate_of")),
         cell(row.get("id")),
         cell(row.get("key")),
+        cell(row.get("review_state")),
+        cell(row.get("confidence")),
     ]
 
 

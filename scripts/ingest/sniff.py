@@ -1,10 +1,9 @@
 """What a file holds: its known extension, or else its first bytes; and why it is skipped.
 
-The server reads text, Markdown, HTML, PDF and DOCX, and tells them apart by content
-(`tasks/documents/sniff.py`), so a file without a known extension is sent when its bytes
-are one of those, and skipped with a reason otherwise. Images are skipped here rather
-than sent: the server has no OCR, and a job failed at submission would hold the
-document's key, so the same file would not be sent again once images are read.
+The server reads text, Markdown, HTML, PDF, DOCX and PNG/JPEG/TIFF scans (OCR'd by the
+worker), and tells them apart by content (`tasks/documents/sniff.py`), so a file without a
+known extension is sent when its bytes are one of those, and skipped with a reason
+otherwise (GIF included: the server reads no GIF).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
-BINARY_SUFFIXES = frozenset({".pdf", ".docx"})
+BINARY_SUFFIXES = frozenset({".pdf", ".docx", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 HEAD_BYTES = 8192  # what the text test looks at, like `file(1)`
 IMAGE_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -26,7 +25,8 @@ IMAGE_MAGIC = (
     (b"GIF89a", "GIF"),
 )
 EMPTY = "empty file"
-OCR = "image: OCR is not supported yet"
+GIF = "image: GIF is not read (send PNG, JPEG or TIFF scans)"
+SCANS = frozenset({"PNG", "JPEG", "TIFF"})
 
 Send = Literal["text", "base64"]
 
@@ -59,7 +59,9 @@ def _by_content(content: bytes, suffix: str) -> Sniffed:
         return Sniffed("docx", send="base64") if _is_docx(content) else _unknown(suffix)
     for magic, name in IMAGE_MAGIC:
         if content.startswith(magic):
-            return Sniffed(f"image/{name}", reason=OCR)
+            if name in SCANS:
+                return Sniffed(f"image/{name}", send="base64")
+            return Sniffed(f"image/{name}", reason=GIF)
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Sniffed("text", send="base64")  # UTF-16 with a BOM: the server decodes it
     head = content[:HEAD_BYTES]

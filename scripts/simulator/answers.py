@@ -7,6 +7,7 @@ import json
 import random
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from scripts.simulator.formats import answer_checker, has_type, number, scalar_fits, string_value
@@ -46,6 +47,11 @@ def build_answer(schema: dict[str, Any], document: str, seed: int = 0) -> Any:
     """Build a JSON value valid for `schema`, strings drawn from the document's words."""
     gen = _Generator(schema, document_words(document), answer_rng(seed, document))
     return gen.value(schema, "", 0, _DateCursor(gen.rng))
+
+
+def schema_resolver(root: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    """A function resolving $ref (local pointers) and allOf in (sub)schemas of `root`."""
+    return _Generator(root, list(FALLBACK_WORDS), random.Random(0)).resolve
 
 
 def make_invalid(answer: Any, schema: dict[str, Any]) -> Any:

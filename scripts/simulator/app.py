@@ -20,7 +20,9 @@ from starlette.types import Receive
 from scripts.simulator import anthropic_wire, openai_wire
 from scripts.simulator.answers import build_answer, document_words, make_invalid
 from scripts.simulator.calls import Answer, Call, WireError, new_id
+from scripts.simulator.envelope import build_envelope, invalid_answer, is_envelope
 from scripts.simulator.faults import Directives, decide, parse_directives, retry_headers
+from scripts.simulator.hallucinate import env_rate
 from scripts.simulator.state import SAMPLE_INTERVAL_S, SimState, Stats
 from scripts.simulator.tokens import input_tokens, output_tokens
 
@@ -71,6 +73,7 @@ class Simulator:
         self.stats = Stats()
         self.rng = random.Random(state.seed)
         self.seen: dict[int, int] = {}
+        self.hallucinate = env_rate()  # DOCQUEUE_SIM_HALLUCINATE: evidence envelopes only
 
     async def complete(self, request: Request, provider: Provider) -> Response:
         """Serve one completion request, keeping the in-flight gauges right on every path."""
@@ -154,9 +157,15 @@ class Simulator:
         if call.schema is None:
             value = text = " ".join(document_words(call.seed_text)[:12])
         else:
-            value = build_answer(call.schema, call.seed_text, self.state.seed)
+            value = (
+                build_envelope(
+                    call.schema, call.seed_text, call.document, self.state.seed, self.hallucinate
+                )
+                if is_envelope(call.schema)
+                else build_answer(call.schema, call.seed_text, self.state.seed)
+            )
             if invalid:
-                value = make_invalid(value, call.schema)
+                value = _invalid(value, call.schema)
             text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         in_tokens = input_tokens(call.texts, call.schema_objs)
         out_tokens = output_tokens(text)
@@ -193,6 +202,11 @@ class Simulator:
         while True:
             self.stats.sample()
             await asyncio.sleep(SAMPLE_INTERVAL_S)
+
+
+def _invalid(value: Any, schema: dict[str, Any]) -> Any:
+    """A well-formed answer that fails validation (an envelope's `data`, not its slips)."""
+    return invalid_answer(value, schema) if is_envelope(schema) else make_invalid(value, schema)
 
 
 def create_app(state: SimState | None = None) -> Starlette:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from scripts.simulator.state import SimState
 
@@ -22,6 +24,8 @@ class Directives:
     latency_ms: float | None = None
     timeout: bool = False
     fail_times: int | None = None  # the status (default 500) only for the first N requests
+    mismatch: bool = False  # evidence envelopes: the document is not of the schema's kind
+    hallucinate: float | None = None  # evidence envelopes: the rate of hallucinated leaves
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,17 @@ class Decision:
 
 
 def parse_directives(text: str) -> Directives:
-    """Read [[sim:invalid|invalid_once|timeout]], [[sim:status=N|latency_ms=N|fail_times=N]]."""
+    """Read [[sim:invalid|invalid_once|timeout]], [[sim:status=N|latency_ms=N|fail_times=N]].
+
+    Evidence envelopes also read [[sim:mismatch]] and [[sim:hallucinate=RATE]] (0..1).
+    """
     if "[[sim:" not in text:  # the common case: one substring scan, no regex
         return Directives()
     invalid = invalid_once = timeout = False
     status: int | None = None
     latency: float | None = None
     fail_times: int | None = None
+    extra: dict[str, Any] = {}
     for match in _DIRECTIVE_RE.finditer(text):
         name, value = match.group(1), match.group(2)
         if name == "invalid":
@@ -59,7 +67,22 @@ def parse_directives(text: str) -> Directives:
                 latency = max(0.0, float(value))
             except ValueError:
                 continue
-    return Directives(invalid, invalid_once, status, latency, timeout, fail_times)
+        else:
+            extra |= _envelope_directive(name, value)
+    return Directives(invalid, invalid_once, status, latency, timeout, fail_times, **extra)
+
+
+def _envelope_directive(name: str, value: str | None) -> dict[str, Any]:
+    """What [[sim:mismatch]] and [[sim:hallucinate=RATE]] set; nothing for other names."""
+    if name == "mismatch":
+        return {"mismatch": True}
+    if name == "hallucinate" and value:
+        try:
+            rate = float(value)
+        except ValueError:
+            return {}
+        return {} if math.isnan(rate) else {"hallucinate": min(1.0, max(0.0, rate))}
+    return {}
 
 
 def decide(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from tasks.documents.docx import docx_text
 from tasks.documents.errors import DocumentInvalid
 from tasks.documents.html import html_text
+from tasks.documents.ocr import count_pages, pages_without_text
 from tasks.documents.pdf import PDF_TIME_BUDGET_S, pdf_text
 from tasks.documents.sniff import Kind, clean, decode, detect_kind, why
 
@@ -19,11 +20,16 @@ __all__ = ["DocumentInvalid", "Kind", "ParsedDocument", "extract_text"]
 
 @dataclass(frozen=True, slots=True)
 class ParsedDocument:
-    """Text extracted from an upload; PDF pages are separated by form feeds."""
+    """Text extracted from an upload; PDF pages are separated by form feeds.
+
+    `ocr_pages` are the 1-based pages with no text layer (every page of an image): the
+    worker OCRs them (tasks/documents/ocr.py); their slots in `text` are empty until then.
+    """
 
     text: str
     kind: Kind
     pages: int | None
+    ocr_pages: tuple[int, ...] = ()
 
 
 def extract_text(
@@ -43,17 +49,24 @@ def extract_text(
             text = docx_text(content)
         elif kind == "html":
             text = html_text(decode(content))
+        elif kind == "image":  # nothing to read before OCR: every frame is a page to OCR
+            text, pages = "", count_pages(content, "image")
         else:
             text = clean(decode(content))
     except DocumentInvalid:
         raise
     except Exception as exc:  # hostile input must never crash a worker
         raise DocumentInvalid("unreadable", f"the {kind} file is unreadable: {why(exc)}") from exc
-    if not text.strip():
-        hint = " (a scanned PDF? OCR is not supported)" if kind == "pdf" else ""
-        raise DocumentInvalid("empty", f"the {kind} document contains no text{hint}")
+    ocr_pages: tuple[int, ...] = ()
+    if kind == "pdf":  # pages without a text layer are scans: the worker OCRs them
+        ocr_pages = tuple(pages_without_text(text))
+    elif kind == "image":
+        ocr_pages = tuple(range(1, (pages or 1) + 1))
+        text = "\f" * (len(ocr_pages) - 1)  # an empty slot per page until the OCR fills it
+    if not text.strip() and not ocr_pages:
+        raise DocumentInvalid("empty", f"the {kind} document contains no text")
     if len(text) > max_chars:
         raise DocumentInvalid(
             "too_large", f"the document has {len(text):,} characters; the limit is {max_chars:,}"
         )
-    return ParsedDocument(text=text, kind=kind, pages=pages)
+    return ParsedDocument(text=text, kind=kind, pages=pages, ocr_pages=ocr_pages)

@@ -29,7 +29,7 @@ from tasks.documents.sniff import why
 __all__ = ["LIMIT_REASONS", "ParseSandbox", "SandboxLimits", "parse_document"]
 
 Target = Callable[[bytes, str | None, int], ParsedDocument]
-Reply = tuple[Any, ...]  # ("ok", text, kind, pages) | ("invalid", reason, message) | ("memory",)
+Reply = tuple[Any, ...]  # ok: text, kind, pages, ocr_pages | invalid: reason, message | memory
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _run(target: Target, content: bytes, filename: str | None, max_chars: int) -
         return ("memory",) if _memory_error_in(exc) else ("invalid", exc.reason, exc.message)
     except Exception as exc:  # noqa: BLE001 - a target other than extract_text may raise anything
         return ("memory",) if _memory_error_in(exc) else ("invalid", "unreadable", why(exc))
-    return ("ok", parsed.text, parsed.kind, parsed.pages)
+    return ("ok", parsed.text, parsed.kind, parsed.pages, parsed.ocr_pages)
 
 
 def _serve(conn: Connection, limits: SandboxLimits, target: Target) -> None:
@@ -217,7 +217,9 @@ class ParseSandbox:
     def _outcome(self, reply: Reply) -> ParsedDocument:
         status = reply[0]
         if status == "ok":
-            return ParsedDocument(text=reply[1], kind=reply[2], pages=reply[3])
+            return ParsedDocument(
+                text=reply[1], kind=reply[2], pages=reply[3], ocr_pages=tuple(reply[4])
+            )
         if status == "invalid":
             raise DocumentInvalid(reply[1], reply[2])
         if status == "memory":

@@ -6,10 +6,11 @@ import re
 from typing import Literal
 
 from tasks.documents.errors import DocumentInvalid
+from tasks.documents.images import IMAGE_EXTENSIONS, image_format
 
 __all__ = ["Kind", "clean", "decode", "detect_kind", "looks_like_text", "why"]
 
-Kind = Literal["text", "markdown", "pdf", "html", "docx"]
+Kind = Literal["text", "markdown", "pdf", "html", "docx", "image"]  # image: PNG/JPEG/TIFF
 
 _EXTENSIONS: dict[str, Kind] = {
     "txt": "text",
@@ -26,6 +27,7 @@ _EXTENSIONS: dict[str, Kind] = {
     "htm": "html",
     "xhtml": "html",
     "docx": "docx",
+    **dict.fromkeys(IMAGE_EXTENSIONS, "image"),
 }
 # C0/C1 controls except \t \n \f, plus lone surrogates: Postgres text rejects NUL and
 # JSON encoders reject surrogates, and none of them carry meaning for an LLM.
@@ -41,6 +43,8 @@ def detect_kind(content: bytes, filename: str | None) -> Kind:
         return "pdf"
     if content.startswith(b"PK\x03\x04"):
         return "docx"  # docx_text rejects zips that are not Word documents
+    if image_format(content):
+        return "image"  # a scan for OCR, whatever its name
     ext = filename.rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
     claimed = _EXTENSIONS.get(ext)
     # A declared .txt/.md is trusted even if it holds markup (Markdown may embed HTML);
@@ -49,7 +53,11 @@ def detect_kind(content: bytes, filename: str | None) -> Kind:
         return "html"
     if claimed == "pdf" and not looks_like_text(content):
         raise DocumentInvalid("unreadable_pdf", "the file is named .pdf but is not a PDF")
-    if claimed in ("pdf", "docx"):
+    if claimed == "image" and not looks_like_text(content):
+        raise DocumentInvalid(
+            "unsupported_type", f"the file is named .{ext} but is not a PNG, JPEG or TIFF image"
+        )
+    if claimed in ("pdf", "docx", "image"):
         # Named like a binary format but is plain text: read it as text rather than fail.
         return "text"
     return claimed or "text"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.config import Tier
 from schemas.extractors.validation import MAX_VIOLATIONS
+from schemas.trust.envelope import is_envelope
 from tasks.documents.tokens import estimate_tokens
 from tasks.engine.cost import call_cost, worst_case_cost
 from tasks.engine.llm import CallRecord
@@ -38,6 +40,13 @@ def schema_tokens(response_model: type[BaseModel]) -> int:
     return estimate_tokens(schema) + 200
 
 
+@dataclass
+class CallStats:
+    """What a caller learns beyond the answer: how many re-asks it took (a trust signal)."""
+
+    reasks: int = 0
+
+
 def call_chain(
     *,
     engine: Engine,
@@ -46,6 +55,7 @@ def call_chain(
     response_model: type[BaseModel],
     chunk: int | None,
     deadline: float,
+    stats: CallStats | None = None,
 ) -> tuple[BaseModel, str]:
     """Try each model of the tier's chain in order; the first success wins."""
     attempts = 0
@@ -67,6 +77,7 @@ def call_chain(
                         response_model=response_model,
                         chunk=chunk,
                         deadline=deadline,
+                        stats=stats,
                     ), model
             except ValidationFailed:
                 raise  # the document, not the provider, is the problem: no model will help
@@ -91,6 +102,7 @@ def call_model(
     response_model: type[BaseModel],
     chunk: int | None,
     deadline: float,
+    stats: CallStats | None = None,
 ) -> BaseModel:
     """Call one model with transport retries (full-jitter backoff, retry-after honoured)."""
     cfg = engine.config
@@ -98,6 +110,9 @@ def call_model(
     tier_cfg = cfg.tiers[tier]
     # The tool definition rides along with every call: a tenant schema may be most of it.
     est_in = sum(estimate_tokens(m["content"]) for m in messages) + schema_tokens(response_model)
+    # Quotes ride along with an enveloped answer: it may run longer (and is reserved so).
+    factor = cfg.trust.evidence_output_factor if is_envelope(response_model) else 1.0
+    max_out = int(tier_cfg.max_output_tokens * factor)
     status: int | None = None
     for attempt in range(1, cfg.retry.max_attempts + 1):
         engine.killswitch.check()
@@ -109,7 +124,7 @@ def call_model(
                 attempts=attempt - 1,
                 last_status=status,
             )
-        tally = _Tally(engine, model, chunk, est_in, tier_cfg.max_output_tokens)
+        tally = _Tally(engine, model, chunk, est_in, max_out)
         hold = engine.budget.reserve(tally.worst(calls=tier_cfg.max_reasks + 1))
         try:
             engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
@@ -123,7 +138,7 @@ def call_model(
                     messages=messages,
                     response_model=response_model,
                     max_reasks=tier_cfg.max_reasks,
-                    max_output_tokens=tier_cfg.max_output_tokens,
+                    max_output_tokens=max_out,
                     sink=tally.sink,
                     opener=tally.open,
                 )
@@ -165,6 +180,8 @@ def call_model(
             engine.sleep(delay)
         else:
             _bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
+            if stats is not None:
+                stats.reasks += tally.reasks
             return parsed
         finally:
             _bookkeep("budget_settle", hold.settle, tally.owed)
@@ -193,6 +210,7 @@ class _Tally:
         self.actual_in = 0
         self.opened = 0
         self.unanswered: dict[int, Decimal] = {}  # sent, no answer yet: row id -> reserved
+        self.reasks = 0  # answers that failed parsing or validation (each caused a re-ask)
 
     @property
     def owed(self) -> Decimal:
@@ -235,6 +253,7 @@ class _Tally:
         """Price an answered call and complete its ledger row."""
         cost = call_cost(model=self.model_cfg, usage=record.usage, day=self.engine.today())
         self.actual_in += record.usage.input_tokens
+        self.reasks += record.outcome == "validation_error"
         metrics.record_call(record, cost)
         spans.record_call(record, cost)
         reserved = self.unanswered.pop(record.call_id, None) if record.call_id is not None else None
@@ -272,6 +291,9 @@ def brief(exc: ValidationError) -> str:
     """
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-    where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+    loc = tuple(first.get("loc", ()))
+    if loc[:1] == ("data",):  # the evidence envelope's slot: paths are the extractor's own
+        loc = loc[1:]
+    where = ".".join(str(p) for p in loc) or "(root)"
     kind = first.get("type", "unknown")
     return f"{len(errors)} error(s); first: {where} [{kind}]: {first.get('msg', '')}"[:500]

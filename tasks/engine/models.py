@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from schemas.config import AppConfig
+from schemas.trust.envelope import DocumentFit
 from tasks.engine.llm import CallRecord
 from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
 
@@ -43,11 +44,16 @@ class CallLedger(Protocol):
 
 @dataclass
 class Outcome:
-    """A finished extraction."""
+    """A finished extraction, with what the trust step needs (tasks/trust)."""
 
     result: dict[str, Any]
     model: str
     chunks: int
+    quotes: list[tuple[str, str]] = field(default_factory=list)  # (pointer, quote)
+    fit: DocumentFit | None = None
+    reasks: int = 0  # answers that needed a re-ask, over every chunk
+    chunk_results: list[dict[str, Any]] = field(default_factory=list)  # when chunked
+    second: dict[str, Any] | None = None  # the self-consistency sample's result
 
 
 @dataclass

@@ -31,6 +31,8 @@ def loggable_error(error_type: str | None, message: str | None) -> str | None:
         return message[: head.end()] if head else "[omitted]"
     if error_type == ErrorType.INTERNAL:  # "<Exception>: <str(exc)>": any text at all
         return message.partition(":")[0]
+    if error_type == ErrorType.DOCUMENT_MISMATCH:  # after ":", the model says what it read
+        return message.partition(":")[0]
     return message  # our own wording, or the provider's (redacted like every log field)
 
 

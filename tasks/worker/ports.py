@@ -7,13 +7,14 @@ Postgres implements it in production (tasks/worker/store.py); the unit tests of
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from schemas.jobs import JobStatus
 from storage.extractor_models import Extractor, ExtractorVersion
 from storage.ledger import CallResult, CallRow
 from storage.models import Job
+from storage.scans import OcrText, ScanClaim
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,19 @@ class Terminal:
     cache_hit: bool = False
     error_type: str | None = None
     error_message: str | None = None
+    trust: TrustRecord | None = None
+
+
+@dataclass(frozen=True)
+class TrustRecord:
+    """What the trust step (tasks/worker/judge.py) found: stored beside the result."""
+
+    evidence: list[dict[str, Any]]
+    confidence: float | None
+    review_state: str | None
+    document_fit: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    ocr_pages: list[int] | None = None
 
 
 class JobStore(Protocol):
@@ -66,6 +80,22 @@ class JobStore(Protocol):
 
     def close_call(self, *, call_id: int, result: CallResult) -> bool:
         """Complete an opened call; False if the reconciler had closed it as unknown."""
+        ...
+
+    def ocr_text(self, *, sha256: str) -> OcrText | None:
+        """A scan's stored OCR text and words, None until one worker has read it."""
+        ...
+
+    def claim_scan(self, *, sha256: str, stale_s: float) -> ScanClaim:
+        """Take a scan's OCR (its bytes), or learn it is done, failed or being read."""
+        ...
+
+    def fail_scan(self, *, sha256: str, message: str) -> None:
+        """Record that a scan cannot be read, for every job on it."""
+        ...
+
+    def save_ocr(self, *, sha256: str, read: OcrText) -> OcrText:
+        """Store a scan's OCR once; what is stored comes back (ours or an earlier one)."""
         ...
 
     def on_finished(self, *, job_id: uuid.UUID) -> None:

@@ -19,9 +19,11 @@ from tasks.extractors.registry import spec_for_job
 from tasks.observability import spans
 from tasks.worker.heartbeat import Heartbeat
 from tasks.worker.held import DRAINING, DrainAware, holding
+from tasks.worker.judge import judge, policy_of, reused
 from tasks.worker.ledger import AttemptLedger
 from tasks.worker.ports import Terminal
 from tasks.worker.runtime import Runtime
+from tasks.worker.scanning import read_document
 
 log = structlog.get_logger(__name__)
 # Outages of the platform's own services: they say nothing about the job.
@@ -91,8 +93,14 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Pr
         model = runtime.settings.app.tiers[as_tier(tier)].models[0]
         earlier = runtime.store.find_reusable(job=job, model=model)
         if earlier is not None:  # an identical earlier extraction, copied at no cost
+            trust = reused(earlier=earlier, job=job, config=runtime.settings.app.trust)
             done = Terminal(
-                JobStatus.SUCCEEDED, earlier.result, earlier.model, earlier.chunks, cache_hit=True
+                JobStatus.SUCCEEDED,
+                earlier.result,
+                earlier.model,
+                earlier.chunks,
+                cache_hit=True,
+                trust=trust,
             )
             return _finish(runtime, job, done)
     ledger = AttemptLedger(
@@ -102,9 +110,29 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Pr
         spec = spec_for_job(job, runtime.store.load_extractor)
         engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, ledger=ledger)
         engine.killswitch = DrainAware(engine.killswitch)
+        app = runtime.settings.app
         with Heartbeat(runtime.store, job_id, attempt, lease_s, lease_s / 4):
+            read = read_document(store=runtime.store, job=job, text=text, config=app.ocr)
             outcome = pipeline.run(
-                engine=engine, spec=spec, text=text, filename=job.filename, tier=as_tier(tier)
+                engine=engine,
+                spec=spec,
+                text=read.text,
+                filename=job.filename,
+                tier=as_tier(tier),
+                samples=policy_of(job, app.trust).samples,
+            )
+            # Inside the heartbeat: checking every quote of a long document takes a while,
+            # and a lease run out here would hand the paid-for result to a second attempt.
+            done = judge(
+                outcome=outcome,
+                text=read.text,
+                job=job,
+                config=app.trust,
+                ocr_words=read.words,
+                warnings=read.warnings,
+                ocr_pages=read.ocr_pages,
+                evidence=spec.evidence,
+                inferred=tuple(f"/{name}" for name in spec.merge.summary_fields),
             )
     except TaskError as exc:
         if exc.retryable:
@@ -120,7 +148,6 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Pr
     except Exception as exc:
         log.exception("job_crashed")
         return _finish(runtime, job, _failed(ErrorType.INTERNAL, exc))
-    done = Terminal(JobStatus.SUCCEEDED, outcome.result, outcome.model, outcome.chunks)
     return _finish(runtime, job, done)
 
 

@@ -8,6 +8,7 @@ written again.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from schemas.config import get_settings
 from schemas.jobs import JobStatus
 from storage import extractors as extractor_store
 from storage import jobs as job_store
+from storage import scans
 from storage.db import session_scope
 from storage.documents import get_document_text
 from storage.extractor_models import Extractor, ExtractorVersion
@@ -31,6 +33,7 @@ from storage.ledger import (
 )
 from storage.models import Job, LlmCall
 from storage.retrying import retry_transient
+from storage.scans import OcrText, ScanClaim
 from tasks.worker.finished import on_job_finished
 from tasks.worker.ports import Terminal
 
@@ -97,6 +100,7 @@ class PostgresJobStore:
                     cache_hit=outcome.cache_hit,
                     error_type=outcome.error_type,
                     error_message=outcome.error_message,
+                    trust=dataclasses.asdict(outcome.trust) if outcome.trust else None,
                 ):
                     return True
                 # Fenced, or a retry whose first try committed before its answer was lost:
@@ -178,6 +182,42 @@ class PostgresJobStore:
                 return tries > 1 and _outcome(session, call_id) not in (IN_FLIGHT, UNKNOWN)
 
         return retry_transient("ledger_close", complete)
+
+    def ocr_text(self, *, sha256: str) -> OcrText | None:
+        """A scan's stored OCR text and words (storage/scans.py)."""
+
+        def read() -> OcrText | None:
+            with session_scope(autocommit=True) as session:
+                return scans.ocr_text(session=session, sha256=sha256)
+
+        return retry_transient("ocr_text", read)
+
+    def claim_scan(self, *, sha256: str, stale_s: float) -> ScanClaim:
+        """Take a scan's OCR, or learn where it stands (storage/scans.py)."""
+
+        def claim() -> ScanClaim:
+            with session_scope() as session:
+                return scans.claim_scan(session=session, sha256=sha256, stale_s=stale_s)
+
+        return retry_transient("claim_scan", claim)
+
+    def fail_scan(self, *, sha256: str, message: str) -> None:
+        """Record that a scan cannot be read."""
+
+        def fail() -> None:
+            with session_scope() as session:
+                scans.fail_scan(session=session, sha256=sha256, message=message)
+
+        retry_transient("fail_scan", fail)
+
+    def save_ocr(self, *, sha256: str, read: OcrText) -> OcrText:
+        """Store a scan's OCR once (a repeat finds it stored and returns that)."""
+
+        def save() -> OcrText:
+            with session_scope() as session:
+                return scans.save_ocr(session=session, sha256=sha256, read=read)
+
+        return retry_transient("save_ocr", save)
 
     def on_finished(self, *, job_id: uuid.UUID) -> None:
         """Count, log and owe the job's webhooks (tasks/worker/finished.py)."""

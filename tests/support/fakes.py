@@ -12,6 +12,7 @@ from schemas.jobs import JobStatus
 from storage.extractor_models import Extractor, ExtractorVersion
 from storage.ledger import CallResult, CallRow
 from storage.models import Job
+from storage.scans import OcrText, Scan, ScanClaim
 from tasks.worker.ports import Terminal
 
 
@@ -28,6 +29,10 @@ class MemoryJobStore:
     texts: dict[str, str] = field(default_factory=dict)
     ledger: list[CallRow] = field(default_factory=list)
     finished: list[uuid.UUID] = field(default_factory=list)
+    scans: dict[str, Scan] = field(default_factory=dict)
+    ocr: dict[str, OcrText] = field(default_factory=dict)
+    claimed: set[str] = field(default_factory=set)
+    scan_failures: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: Job, text: str) -> Job:
@@ -119,6 +124,30 @@ class MemoryJobStore:
                 return False
             self.ledger[call_id] = CallRow(**{**row.__dict__, **result.__dict__})
             return True
+
+    def ocr_text(self, *, sha256: str) -> OcrText | None:
+        """The scans this store OCR'd (by `save_ocr`)."""
+        return self.ocr.get(sha256)
+
+    def claim_scan(self, *, sha256: str, stale_s: float) -> ScanClaim:
+        """Scans added to `scans`: the first claim takes one, later ones find it busy."""
+        with self._lock:
+            if sha256 in self.ocr:
+                return ScanClaim("done", read=self.ocr[sha256])
+            if sha256 in self.scan_failures:
+                return ScanClaim("failed", message=self.scan_failures[sha256])
+            if sha256 in self.claimed or sha256 not in self.scans:
+                return ScanClaim("busy")
+            self.claimed.add(sha256)
+            return ScanClaim("claimed", scan=self.scans[sha256])
+
+    def fail_scan(self, *, sha256: str, message: str) -> None:
+        """Remember why a scan cannot be read."""
+        self.scan_failures.setdefault(sha256, message)
+
+    def save_ocr(self, *, sha256: str, read: OcrText) -> OcrText:
+        """The first OCR of a scan wins."""
+        return self.ocr.setdefault(sha256, read)
 
     def on_finished(self, *, job_id: uuid.UUID) -> None:
         """Remember that the after-finish duties ran."""

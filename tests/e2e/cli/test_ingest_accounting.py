@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 COLUMNS = [
     "path", "status", "tier", "model", "cost_usd", "error_type", "error_message",
-    "duplicate_of", "job_id", "key",
+    "duplicate_of", "job_id", "key", "review_state", "confidence",
     # document_summary's fields
     "result.title", "result.summary", "result.key_points", "result.entities", "result.language",
 ]  # fmt: skip

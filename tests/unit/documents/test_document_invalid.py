@@ -37,4 +37,4 @@ def test_no_exception_other_than_document_invalid_escapes_on_mangled_files() -> 
         except DocumentInvalid:
             continue
         assert isinstance(result, ParsedDocument)
-        assert result.text.strip()
+        assert result.text.strip() or result.ocr_pages  # text, or pages the worker OCRs

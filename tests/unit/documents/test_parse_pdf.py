@@ -158,5 +158,12 @@ def test_pdf_over_max_chars_stops_early_as_too_large() -> None:
     assert "page 2 of 3" in str(info.value)
 
 
-def test_pdf_without_text_is_empty() -> None:
-    assert reason_of(make_pdf(["", ""]), "scan.pdf") == "empty"
+def test_a_pdf_without_a_text_layer_is_kept_for_ocr_of_every_page() -> None:
+    parsed = extract_text(content=make_pdf(["", ""]), filename="scan.pdf", max_chars=10_000)
+    assert (parsed.kind, parsed.pages, parsed.ocr_pages) == ("pdf", 2, (1, 2))
+
+
+def test_only_the_pages_without_text_of_a_mixed_pdf_are_kept_for_ocr() -> None:
+    parsed = extract_text(content=make_pdf(["one", "", "three"]), filename="m.pdf", max_chars=99)
+    assert parsed.ocr_pages == (2,)
+    assert [page.strip() for page in parsed.text.split("\f")] == ["one", "", "three"]

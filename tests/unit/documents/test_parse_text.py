@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from tasks.documents.parse import ParsedDocument, extract_text
+from tests.support.scans import scanned_png
 from tests.unit.documents.uploads import BIG, reason_of
 
 
@@ -52,8 +53,9 @@ def test_binary_garbage_is_unsupported_type_not_text() -> None:
     assert reason_of(noise, "data.bin") == "unsupported_type"
 
 
-def test_png_upload_is_unsupported_type() -> None:
-    assert reason_of(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "scan.png") == "unsupported_type"
+def test_a_png_upload_is_an_image_whose_one_page_the_worker_ocrs() -> None:
+    parsed = extract_text(content=scanned_png("Total 12.50"), filename="scan.png", max_chars=99)
+    assert (parsed.kind, parsed.pages, parsed.ocr_pages, parsed.text) == ("image", 1, (1,), "")
 
 
 def test_whitespace_only_document_is_empty() -> None:

@@ -43,17 +43,17 @@ def _csv(path: Path) -> list[list[str]]:
 def test_csv_has_the_fixed_columns_then_one_per_field(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     with exports.writer(path, columns()) as write:
-        write(_row())
+        write(_row(review_state="corrected", confidence=0.8123))
         write(_row(status="failed", result=None, error={"type": "x", "message": "why"}))
     rows = _csv(path)
-    assert rows[0][:11] == [*exports.FIXED, "result.invoice_number"]
+    assert rows[0][:13] == [*exports.FIXED, "result.invoice_number"]
     assert rows[0][-2:] == ["result.vendor.note", "result.surprise.deep"]
-    assert rows[1][:11] == [
+    assert rows[1][:13] == [
         "docs/a.txt", "succeeded", "low", "gpt-4o-mini", "0.000125", "", "", "", "job-1",
-        "k1", "INV-1",
+        "k1", "corrected", "0.8123", "INV-1",
     ]  # fmt: skip
     assert rows[2][:7] == ["docs/a.txt", "failed", "low", "gpt-4o-mini", "0.000125", "x", "why"]
-    assert rows[2][10:] == [""] * 11
+    assert rows[2][10:] == [""] * 13
     assert write.rows == 2
 
 
@@ -106,8 +106,8 @@ def test_xlsx_is_a_real_workbook_with_the_same_columns_and_text_stays_text(
     assert values["cost_usd"] == pytest.approx(0.000125)
     assert values["result.total"] == 12.5
     assert values["result.lines"] == '[{"x": 1}, {"x": 2}]'
-    assert sheet["K2"].value == '=HYPERLINK("http://x")'
-    assert sheet["K2"].data_type == "s"
+    assert sheet["M2"].value == '=HYPERLINK("http://x")'
+    assert sheet["M2"].data_type == "s"
 
 
 def test_xlsx_cuts_long_text_visibly_counts_it_and_keeps_big_integers_exact(

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from scripts.ingest.sniff import OCR, sniff
+from scripts.ingest.sniff import GIF, sniff
 
 NO_EXT = "unknown type (no extension): not text, PDF or DOCX"
 
@@ -28,6 +28,9 @@ def _zip(*names: str) -> bytes:
         ("Grüße: plain UTF-8 notes".encode(), "text", "text"),
         ("Caf\xe9 cr\xe8me, cp1252 text".encode("cp1252"), "text", "base64"),
         ("UTF-16 with a BOM".encode("utf-16"), "text", "base64"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/PNG", "base64"),  # scans: OCR'd
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/JPEG", "base64"),
+        (b"II*\x00\x08\x00\x00\x00", "image/TIFF", "base64"),
     ],
 )
 def test_a_file_without_an_extension_is_sent_as_what_its_bytes_are(
@@ -42,9 +45,7 @@ def test_a_file_without_an_extension_is_sent_as_what_its_bytes_are(
     [
         (b"", "", "empty file"),
         (b"", ".txt", "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "", OCR),
-        (b"\xff\xd8\xff\xe0\x00\x10JFIF", ".jpg", OCR),
-        (b"II*\x00\x08\x00\x00\x00", ".tif", OCR),
+        (b"GIF89a\x01\x00\x01\x00", "", GIF),
         (b"\x00\x01\x02 junk \xff\xfe\x00", "", NO_EXT),
         (b"Bud1\x00\x00\x10\x00\x00\x00\x08", "", NO_EXT),
         (_zip("xl/workbook.xml"), ".zip", "unknown type (.zip): not text, PDF or DOCX"),

@@ -1,0 +1,1 @@
+"""Trust: the evidence envelope, per-field verdicts, review states and their settings."""
