@@ -7,6 +7,7 @@ turns them into per-field verdicts (tasks/trust) and the job's terminal write. T
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,16 +106,10 @@ def judge(
                 trust=failed,
             )
         # The tenant prefers a person to decide: the result stands, and waits for review.
-        record = TrustRecord(
-            record.evidence, record.confidence, str(ReviewState.PENDING), fit, *_rest(record)
-        )
+        record = dataclasses.replace(record, review_state=str(ReviewState.PENDING))
     return Terminal(
         JobStatus.SUCCEEDED, outcome.result, outcome.model, outcome.chunks, trust=record
     )
-
-
-def _rest(record: TrustRecord) -> tuple[list[str], list[int] | None]:
-    return record.warnings, record.ocr_pages
 
 
 def reused(*, earlier: Job, job: Job, config: TrustConfig) -> TrustRecord:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import ok, one_error
 from tests.support.paths import REPO
 from tests.support.stacks import LiveStack
 from tests.support.tenants import Tenant
@@ -43,22 +44,6 @@ def cli(live: LiveStack, tenant: Tenant, *args: str) -> subprocess.CompletedProc
         text=True,
         timeout=180,
     )
-
-
-def ok(done: subprocess.CompletedProcess[str]) -> str:
-    """The stdout of a command that must have succeeded."""
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    return done.stdout
-
-
-def last_error(done: subprocess.CompletedProcess[str]) -> str:
-    """The one `error:` line of a command that must have failed with exit 1."""
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, done.stderr
-    return errors[0]
 
 
 def second_version(tmp_path: Path) -> Path:
@@ -141,7 +126,7 @@ def test_an_archived_extractor_is_listed_as_archived_and_ingest_refuses_it(
     assert shown["properties"]["claim_number"]["pattern"] == "^CLM-[0-9]{6}$"
 
     refused = cli(live, tenant, "ingest", *map(str, CLAIMS), "--schema", "claims_form")
-    assert "archived" in last_error(refused).lower()
+    assert "archived" in one_error(refused).lower()
     with live.client(tenant) as client:
         assert client.get("/v1/jobs").json()["items"] == []  # nothing was queued
 
@@ -161,7 +146,7 @@ def test_a_schema_with_a_backtracking_pattern_is_refused_with_its_pointer(
         )
     )
     refused = cli(live, tenant, "extractor", "create", "echoes", "--schema", str(bad))
-    line = last_error(refused)
+    line = one_error(refused)
     assert line.startswith("error: schema_invalid at /properties/ref/pattern: ")
     assert len(line) > len("error: schema_invalid at /properties/ref/pattern: ")  # a reason
     assert "created" not in refused.stdout
