@@ -15,6 +15,7 @@ from api.routes import (
     batches,
     diffs,
     docs,
+    estimate,
     extractors,
     inference,
     jobs,
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
     app.include_router(extractors.router)
     app.include_router(batches.router)
     app.include_router(batch_results.router)
+    app.include_router(estimate.router)
     app.include_router(reruns.router)
     app.include_router(diffs.router)
     app.include_router(usage.router)

@@ -9,8 +9,16 @@ import uuid
 from decimal import Decimal
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from schemas.lanes import LaneChoice
 from schemas.trust.config import Verify
 from schemas.trust.envelope import DocumentFit
 from schemas.trust.fields import FieldOut
@@ -45,7 +53,7 @@ def storable(value: Any, *, depth: int = 0) -> Any:
 
 
 class Submission(BaseModel):
-    """What a submission of one or many documents asks for: schema, tier, webhook, reuse."""
+    """What a submission of one or many documents asks for: schema, tier, lane, webhook, reuse."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -57,11 +65,25 @@ class Submission(BaseModel):
     # Trust policy for these jobs; absent: the extractor's, then the tenant's, then the TOML's.
     verify: Verify | None = None
     review_threshold: float | None = Field(default=None, ge=0, le=1)
+    # realtime: live calls; batch: a provider's batch API (half price, within its window);
+    # auto: batch unless the deadline is too near (tasks/engine/lanes.py).
+    lane: LaneChoice = "realtime"
+    deadline: AwareDatetime | None = Field(
+        default=None, description="RFC 3339 with an offset (e.g. 2026-12-03T09:00:00Z)"
+    )
 
     @field_validator("schema_name", "webhook_url")
     @classmethod
     def _storable_submission(cls, value: Any) -> Any:
         return storable(value)  # a 422 here, not a 500 from Postgres
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _deadline_is_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | dt.datetime):
+            # pydantic would read a number as Unix seconds: RFC 3339 only, so no unit guessing
+            raise ValueError("must be an RFC 3339 date-time with an offset")
+        return value
 
 
 class DocumentSource(BaseModel):
@@ -108,6 +130,9 @@ class JobOut(BaseModel):
     status: str
     tier: str
     tier_reason: str
+    lane: str = "realtime"  # realtime | batch: the lane chosen at submission
+    lane_reason: str = ""
+    deadline: dt.datetime | None = None  # as the submission gave it (null: none)
     schema_name: str = Field(serialization_alias="schema")
     schema_version: str
     prompt_version: str

@@ -105,6 +105,7 @@ class BatchOut(BaseModel):
     id: uuid.UUID
     schema_name: str = Field(serialization_alias="schema")
     tier: str
+    lane: str = Field(default="realtime", description="the lane asked for: realtime, batch, auto")
     status: BatchStatus = Field(
         description="cancelled if cancelled; finished once no job is queued or running; "
         "running once any job has started; else queued"

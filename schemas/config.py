@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.extractors.config import ExtractorsConfig
+from schemas.lanes import LANES, BatchLaneConfig
 from schemas.trust.config import OcrConfig, TrustConfig
 
 DEFAULT_CONFIG = Path(__file__).with_name("docqueue.toml")
@@ -26,6 +27,9 @@ class Price(BaseModel):
     input_per_mtok: float
     output_per_mtok: float
     cached_input_per_mtok: float
+    # Anthropic bills a cache write above the input price (1.25x for the 5-minute cache);
+    # None: a write costs the input price (OpenAI caches for free).
+    cache_write_per_mtok: float | None = None
 
 
 class ModelConfig(BaseModel):
@@ -37,10 +41,23 @@ class ModelConfig(BaseModel):
     context_tokens: int = Field(gt=0)
     chunk_tokens: int = Field(gt=0)
     prices: list[Price] = Field(min_length=1)
+    # The provider's batch API price (the batch lane); empty: the model has no batch lane.
+    batch_prices: list[Price] = Field(default_factory=list)
 
-    def price_on(self, day: dt.date) -> Price:
-        """Return the price in force on `day` (the earliest one if `day` predates all)."""
-        ordered = sorted(self.prices, key=lambda p: p.effective)
+    def price_on(self, day: dt.date, lane: str = "realtime") -> Price:
+        """The price in force on `day` in `lane` (the earliest one if `day` predates all).
+
+        ValueError for an unknown lane, or the batch lane of a model without `batch_prices`.
+        """
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}: one of {', '.join(LANES)}")
+        prices = self.batch_prices if lane == "batch" else self.prices
+        if not prices:
+            raise ValueError(
+                f"model ({self.provider}) has no batch_prices: it cannot be priced in the "
+                "batch lane (add [[models.NAME.batch_prices]] to the TOML)"
+            )
+        ordered = sorted(prices, key=lambda p: p.effective)
         current = ordered[0]
         for price in ordered:
             if price.effective <= day:
@@ -218,6 +235,7 @@ class AppConfig(BaseModel):
     extractors: ExtractorsConfig = Field(default_factory=ExtractorsConfig)
     trust: TrustConfig = Field(default_factory=TrustConfig)
     ocr: OcrConfig = Field(default_factory=OcrConfig)
+    batch_lane: BatchLaneConfig = Field(default_factory=BatchLaneConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 

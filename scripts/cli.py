@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from scripts.commands import batches, catalog, documents, evals, extractors, reruns, review, usage
+from scripts.commands import estimate as estimate_cmd
 from scripts.commands.overview import EPILOG, OVERVIEW
 
 app = typer.Typer(
@@ -215,6 +216,19 @@ def scheduler() -> None:
 
 
 @app.command()
+def batcher() -> None:
+    """Run the batch lane's batcher: pack, submit and poll provider batches."""
+    from schemas.config import get_settings
+    from storage.db import set_process_kind
+    from tasks.batchlane.process import run_forever
+    from tasks.observability.logs import configure_logging
+
+    set_process_kind("scheduler")  # a small pool, like the scheduler's
+    configure_logging(get_settings())
+    run_forever()
+
+
+@app.command()
 def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) -> None:
     """Stop (on) or resume (off) all new provider calls, within a second."""
     import redis
@@ -230,6 +244,7 @@ def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) 
 
 documents.register(app)  # ingest, status, results
 batches.register(app)  # batches, cancel, retry
+estimate_cmd.register(app)  # estimate
 app.command("usage")(usage.usage)
 app.command("schemas")(catalog.schemas)
 app.add_typer(extractors.app, name="extractor")

@@ -19,7 +19,7 @@ from schemas.trust.fields import ReviewState
 from storage import job_rows
 from storage.db import notify_jobs
 from storage.errors import IdempotencyConflict, NotFound
-from storage.jobs import REQUEUED, RETRYABLE, NewJob
+from storage.jobs import REQUEUED, RETRYABLE, NewJob, forget_tapes, open_items
 from storage.models import Batch, Job
 from storage.rows import moving, owned
 
@@ -56,6 +56,7 @@ def open_batch(
     tier: str,
     webhook_url: str | None,
     key: str | None,
+    lane: str = "realtime",
 ) -> Batch:
     """Create a batch, or with an idempotency `key` return the one created earlier.
 
@@ -70,6 +71,7 @@ def open_batch(
             tenant_id=tenant_id,
             schema_name=schema_name,
             tier=tier,
+            lane=lane,
             total=0,
             webhook_url=webhook_url,
             meta={"idempotency_key": key} if key else {},
@@ -231,16 +233,22 @@ def retry(*, session: Session, batch: Batch) -> int:
     Jobs whose document could not be read (no stored text) would only fail again, so
     they stay failed.
     """
-    requeued = session.execute(
-        update(Job)
-        .where(
-            Job.batch_id == batch.id,
-            moving(from_=RETRYABLE, to=JobStatus.QUEUED),
-            Job.document_sha256.isnot(None),
+    requeued_ids = list(
+        session.scalars(
+            update(Job)
+            .where(
+                Job.batch_id == batch.id,
+                moving(from_=RETRYABLE, to=JobStatus.QUEUED),
+                Job.document_sha256.isnot(None),
+                ~open_items(Job.id),  # a request still in a provider batch: retry it later
+            )
+            .values(**REQUEUED)
+            .returning(Job.id)
         )
-        .values(**REQUEUED)
-    ).rowcount  # type: ignore[attr-defined]
+    )
+    requeued = len(requeued_ids)
     if requeued:
+        forget_tapes(session=session, job_ids=requeued_ids)
         session.execute(
             update(Batch).where(Batch.id == batch.id).values(finished_at=None, cancelled_at=None)
         )

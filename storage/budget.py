@@ -85,8 +85,8 @@ _RESERVE = text(
         WHERE v.ok AND s.tenant_id = :tenant_id AND s.period IN (:month, :day)
         RETURNING s.period
     ), held AS (
-        INSERT INTO budget_reservations (id, tenant_id, job_id, month, day, amount_usd)
-        SELECT :reservation_id, :tenant_id, :job_id, :month, :day, :amount
+        INSERT INTO budget_reservations (id, tenant_id, job_id, month, day, amount_usd, lane)
+        SELECT :reservation_id, :tenant_id, :job_id, :month, :day, :amount, :lane
         FROM verdict WHERE ok
         RETURNING id
     )
@@ -126,8 +126,13 @@ def reserve(
     job_id: uuid.UUID,
     amount_usd: Decimal,
     now: dt.datetime,
+    lane: str = "realtime",
 ) -> uuid.UUID:
-    """Hold `amount_usd` against the month (and day, if capped) budgets or raise BudgetExhausted."""
+    """Hold `amount_usd` against the month (and day, if capped) budgets or raise BudgetExhausted.
+
+    A `batch` hold waits for a provider batch item (up to its window): the ledger never
+    settles it, the batcher does when the item's result arrives or it expires.
+    """
     if amount_usd < 0:
         raise ValueError(f"cannot reserve a negative amount: {amount_usd}")
     amount = amount_usd.quantize(MICRO_USD, rounding=ROUND_CEILING)
@@ -140,6 +145,7 @@ def reserve(
         "day": day,
         "amount": amount,
         "reservation_id": reservation_id,
+        "lane": lane,
     }
     rows = session.execute(_RESERVE, params).all()
     if len(rows) < 2:  # the first reservation of this month or day: create the rows, retry
@@ -190,7 +196,9 @@ def _settle_from_ledger(session: Session, *, where: ColumnElement[bool], limit: 
         )
         .scalar_subquery()
     )
-    query = select(res.id, ledger_cost).where(res.settled_at.is_(None), where)
+    query = select(res.id, ledger_cost).where(
+        res.settled_at.is_(None), res.lane == "realtime", where
+    )
     rows = session.execute(
         query.order_by(res.created_at).limit(limit).with_for_update(of=res, skip_locked=True)
     ).all()

@@ -33,7 +33,7 @@ _PICK = text(
     CROSS JOIN LATERAL (
         SELECT j.id, j.tenant_id, j.created_at FROM jobs j
         WHERE j.tier = :tier AND j.tenant_id = q.tenant_id
-          AND j.status = 'queued' AND j.dispatched_at IS NULL
+          AND j.status = 'queued' AND j.dispatched_at IS NULL AND j.parked_at IS NULL
         ORDER BY j.created_at
         LIMIT LEAST(q.free, :limit)
         FOR UPDATE SKIP LOCKED

@@ -48,6 +48,9 @@ class NewJob:
     # {review_threshold, verify, on_mismatch} fixed at submission; a missing key: the TOML's
     trust_policy: dict[str, Any] | None = None
     scanned: bool = False  # its document is a scan: the worker reads it by OCR first
+    lane: str = "realtime"  # realtime | batch (tasks/engine/lanes.py chose it)
+    lane_reason: str = ""
+    deadline: dt.datetime | None = None  # as the submission gave it
 
 
 def _values(new: NewJob) -> dict[str, Any]:
@@ -68,6 +71,9 @@ def _values(new: NewJob) -> dict[str, Any]:
         "prompt_hash": new.prompt_hash,
         "tier": new.tier,
         "tier_reason": new.tier_reason,
+        "lane": new.lane,
+        "lane_reason": new.lane_reason,
+        "deadline": new.deadline,
         "status": str(new.status),
         "reuse": new.reuse,
         "meta": new.meta or {},
@@ -123,21 +129,24 @@ _INSERT_JOBS = text(
     """
     INSERT INTO jobs (id, tenant_id, batch_id, idempotency_key, document_sha256, filename,
         schema_name, schema_version, prompt_version, extractor_version_id, schema_hash,
-        prompt_hash, tier, tier_reason, status, reuse,
+        prompt_hash, tier, tier_reason, lane, lane_reason, deadline, status, reuse,
         metadata, error_type, error_message, finished_at, attempts, input_tokens,
         output_tokens, cost_usd, cache_hit, trust_policy, ocr_pages)
     SELECT u.id, :tenant_id, CAST(:batch_id AS uuid), u.key, u.sha, u.filename, :schema_name,
         :schema_version, :prompt_version, CAST(:extractor_version_id AS uuid), :schema_hash,
-        :prompt_hash, u.tier, u.reason, u.status, :reuse, u.meta,
+        :prompt_hash, u.tier, u.reason, u.lane, u.lane_reason, u.deadline, u.status, :reuse,
+        u.meta,
         u.error_type, u.error_message, CASE WHEN u.status = 'queued' THEN NULL ELSE now() END,
         0, 0, 0, 0, false, CAST(:trust_policy AS jsonb),
         CASE WHEN u.scanned THEN CAST('[]' AS jsonb) END
     FROM unnest(CAST(:id AS uuid[]), CAST(:key AS text[]), CAST(:sha AS text[]),
                 CAST(:filename AS text[]), CAST(:tier AS text[]), CAST(:reason AS text[]),
                 CAST(:status AS text[]), CAST(:meta AS jsonb[]), CAST(:error_type AS text[]),
-                CAST(:error_message AS text[]), CAST(:scanned AS boolean[]))
+                CAST(:error_message AS text[]), CAST(:scanned AS boolean[]),
+                CAST(:lane AS text[]), CAST(:lane_reason AS text[]),
+                CAST(:deadline AS timestamptz[]))
         AS u(id, key, sha, filename, tier, reason, status, meta, error_type, error_message,
-             scanned)
+             scanned, lane, lane_reason, deadline)
     ON CONFLICT ON CONSTRAINT uq_jobs_tenant_idempotency DO NOTHING
     RETURNING id
     """
@@ -173,6 +182,9 @@ def insert_jobs(*, session: Session, rows: list[NewJob], batch_id: uuid.UUID | N
         "status": [str(r.status) for r in rows],
         "meta": [json.dumps(r.meta or {}) for r in rows],
         "scanned": [r.scanned for r in rows],
+        "lane": [r.lane for r in rows],
+        "lane_reason": [r.lane_reason for r in rows],
+        "deadline": [r.deadline for r in rows],
         "error_type": [r.error_type for r in rows],
         "error_message": [r.error_message for r in rows],
     }

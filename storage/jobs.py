@@ -9,7 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Exists, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from schemas.jobs import JobStatus
@@ -17,6 +17,7 @@ from storage.db import notify_jobs
 from storage.errors import InvalidState
 from storage.job_rows import NewJob, create_job
 from storage.job_rows import get_by_id as _get
+from storage.lane_models import LaneExchange, LaneItem
 from storage.models import Job, LlmCall
 from storage.rows import moving, owned
 
@@ -29,6 +30,7 @@ __all__ = [
     "create_job",
     "find_reusable",
     "finish",
+    "forget_tapes",
     "get_job",
     "load_job",
     "release",
@@ -44,6 +46,7 @@ REQUEUED: dict[str, Any] = {
     "error_message": None,
     "finished_at": None,
     "dispatched_at": None,
+    "parked_at": None,
     # the last attempt's verdicts go with its result (ocr_pages stays: it marks a scan)
     "evidence": None,
     "confidence": None,
@@ -76,7 +79,8 @@ def claim(*, session: Session, job_id: uuid.UUID, worker: str, lease_s: float) -
         update(Job)
         .where(
             Job.id == job_id,
-            moving(from_=(JobStatus.QUEUED,), to=JobStatus.RUNNING)
+            # a parked job waits on a provider batch: a stale message must not run it again
+            (moving(from_=(JobStatus.QUEUED,), to=JobStatus.RUNNING) & Job.parked_at.is_(None))
             | (
                 moving(from_=(JobStatus.RUNNING,), to=JobStatus.RUNNING)
                 & (Job.lease_expires_at < now)
@@ -193,11 +197,16 @@ def retry(*, session: Session, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
         raise InvalidState(
             f"job {job_id} has no stored document text ({job.error_type}); submit it again"
         )
+    if session.scalar(select(open_items(job_id))):
+        raise InvalidState(
+            f"job {job_id} still has a request in a provider batch; retry once it has returned"
+        )
     session.execute(
         update(Job)
         .where(Job.id == job_id, moving(from_=RETRYABLE, to=JobStatus.QUEUED))
         .values(**REQUEUED)
     )
+    forget_tapes(session=session, job_ids=[job_id])
     notify_jobs(session=session)
     return _get(session, job_id)
 
@@ -230,3 +239,17 @@ def find_reusable(
         .order_by(Job.finished_at.desc())
         .limit(1)
     )
+
+
+def open_items(job_id: Any) -> Exists:
+    """EXISTS: a request of the job waits in (or for) a provider batch."""
+    return (
+        select(LaneItem.id)
+        .where(LaneItem.job_id == job_id, LaneItem.state.in_(("parked", "packed")))
+        .exists()
+    )
+
+
+def forget_tapes(*, session: Session, job_ids: list[uuid.UUID]) -> None:
+    """Drop retried jobs' batch-lane answers: a retry extracts afresh (they stay billed)."""
+    session.execute(delete(LaneExchange).where(LaneExchange.job_id.in_(job_ids)))

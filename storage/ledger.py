@@ -86,7 +86,7 @@ _CLOSE_ORPHANS = text(
     """
     UPDATE llm_calls c SET outcome = :unknown
     FROM jobs j
-    WHERE c.outcome = :in_flight AND j.id = c.job_id
+    WHERE c.outcome = :in_flight AND j.id = c.job_id AND c.lane = 'realtime'
       AND c.created_at < now() - make_interval(secs => :grace_s)
       AND (j.status <> 'running' OR j.attempts <> c.attempt
            OR c.created_at < now() - make_interval(secs => :max_call_s))

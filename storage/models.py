@@ -91,9 +91,7 @@ class Document(Base):
     ocr_state: Mapped[str] = mapped_column(String(16), server_default="none")
     ocr_pages: Mapped[list[int] | None] = mapped_column(NULLABLE_JSONB)
     ocr_words: Mapped[list[list[float]] | None] = mapped_column(NULLABLE_JSONB)
-    ocr_warnings: Mapped[list[str] | None] = mapped_column(
-        NULLABLE_JSONB
-    )  # pages cut; or why failed
+    ocr_warnings: Mapped[list[str] | None] = mapped_column(NULLABLE_JSONB)  # cut; why failed
     ocr_claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
 
@@ -106,6 +104,7 @@ class Batch(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     schema_name: Mapped[str] = mapped_column(String(80))  # `name@version`
     tier: Mapped[str] = mapped_column(String(8))
+    lane: Mapped[str] = mapped_column(String(8), server_default="realtime")  # as asked
     total: Mapped[int] = mapped_column(Integer, default=0)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
@@ -128,7 +127,12 @@ class Job(Base):
             "tier",
             "tenant_id",
             "created_at",
-            postgresql_where=text("status = 'queued' AND dispatched_at IS NULL"),
+            postgresql_where=text(
+                "status = 'queued' AND dispatched_at IS NULL AND parked_at IS NULL"
+            ),
+        ),
+        Index(  # the batch lane's waiting jobs (storage/lane.py)
+            "ix_jobs_parked", "tenant_id", postgresql_where=text("parked_at IS NOT NULL")
         ),
         Index(  # GET /v1/review: a tenant's pending reviews, oldest first
             "ix_jobs_review_pending",
@@ -163,6 +167,12 @@ class Job(Base):
     prompt_hash: Mapped[str | None] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(8))
     tier_reason: Mapped[str] = mapped_column(Text, default="")
+    # realtime | batch (a provider's batch API, half price): chosen at submission (README)
+    lane: Mapped[str] = mapped_column(String(8), server_default="realtime")
+    lane_reason: Mapped[str] = mapped_column(Text, server_default="")
+    deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while the job waits on a provider batch (storage/lane_models): not the scheduler's.
+    parked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # also the write fence
     model: Mapped[str | None] = mapped_column(String(64))
@@ -257,44 +267,15 @@ class BudgetReservation(Base):
     month: Mapped[str] = mapped_column(String(10))
     day: Mapped[str] = mapped_column(String(10))
     amount_usd: Mapped[Decimal] = mapped_column(USD)
+    # batch: held for a provider batch item (up to its window), not by a live worker call
+    lane: Mapped[str] = mapped_column(String(8), server_default="realtime")
     created_at: Mapped[dt.datetime] = _now()
     settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class WebhookDelivery(Base):
-    """One webhook notification (job or batch finished) and the log of its POST attempts."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (
-        Index("ix_webhook_deliveries_job", "job_id"),
-        Index("ix_webhook_deliveries_batch", "batch_id"),
-        # The reconciler's work list: deliveries still owed, by when they are due.
-        Index(
-            "ix_webhook_deliveries_due",
-            "next_attempt_at",
-            postgresql_where=text("status = 'pending'"),
-        ),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
-    event: Mapped[str] = mapped_column(String(32))
-    url: Mapped[str] = mapped_column(Text)
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # one per finish
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)  # frozen at finish; never text
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    last_status_code: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[dt.datetime] = _now()  # also the lease while an attempt runs
-    created_at: Mapped[dt.datetime] = _now()
-    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # Registered on the same metadata so the jobs -> extractor_versions foreign key resolves
 # wherever Job is used; the module imports Base from here, hence the late import.
 from storage import extractor_models as _extractor_models  # noqa: E402, F401
+from storage import lane_models as _lane_models  # noqa: E402, F401
 from storage import trust_models as _trust_models  # noqa: E402, F401
+from storage import webhook_models as _webhook_models  # noqa: E402, F401

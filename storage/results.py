@@ -37,6 +37,9 @@ class JobResult:
     confidence: float | None = None
     original_result: dict[str, Any] | None = None  # set once a review corrected the result
     result_version: int = 1
+    lane: str = "realtime"
+    lane_reason: str = ""
+    deadline: dt.datetime | None = None
 
     @property
     def cursor(self) -> Cursor:
@@ -71,6 +74,9 @@ def result_page(
         Job.confidence,
         Job.original_result,
         Job.result_version,
+        Job.lane,
+        Job.lane_reason,
+        Job.deadline,
     ).where(Job.tenant_id == batch.tenant_id, Job.batch_id == batch.id)
     if after is None:
         stmt = stmt.where(Job.created_at >= batch.created_at)

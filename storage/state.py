@@ -11,7 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from storage.budget import periods
-from storage.models import Tenant, TenantSpend, WebhookDelivery
+from storage.models import Tenant, TenantSpend
+from storage.webhook_models import WebhookDelivery
 
 Period = Literal["month", "day"]
 _JOBS = text(

@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from schemas.jobs import JobStatus
-from storage.models import Batch, Job, Tenant, WebhookDelivery
+from storage.models import Batch, Job, Tenant
+from storage.webhook_models import WebhookDelivery
 
 _ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.intake.document import DocumentRouter, Prepared, decode, new_job, store_text
+from api.intake.lanes import plan_lane
 from schemas.batch_api import KEY_PREFIX, BatchDocument, BatchHeader
 from schemas.config import AppConfig
 from schemas.extractors.spec import ExtractorSpec
@@ -38,6 +39,7 @@ class BatchRouter:
         self.config = config
         self.trust_policy = trust_policy  # api.intake.policy: one snapshot for the batch
         self.router = DocumentRouter(spec=spec, tier=header.tier, config=config)
+        self.lane = plan_lane(header, config)  # once: every document of the request shares it
 
     def prepare(self, doc: BatchDocument) -> Prepared:
         """Decode, parse and route one document; an unusable one comes back `invalid`."""
@@ -65,6 +67,7 @@ class BatchRouter:
             batch_id=batch.id,
             idempotency_key=KEY_PREFIX + doc.key if doc.key else None,
             trust_policy=self.trust_policy,
+            lane=self.lane,
         )
 
 

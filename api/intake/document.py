@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.intake import parsing
+from api.intake.lanes import REALTIME, LanePlan
 from schemas.api import TierChoice
 from schemas.config import AppConfig, Tier
 from schemas.extraction.registry import SchemaShape, shape_of
@@ -202,6 +203,7 @@ def new_job(
     request_hash: str | None = None,
     webhook_url: str | None = None,
     trust_policy: dict[str, Any] | None = None,
+    lane: LanePlan = REALTIME,
 ) -> NewJob:
     """The job row for a prepared document (queued, or failed if it could not be read)."""
     invalid = prep.invalid
@@ -215,6 +217,9 @@ def new_job(
         prompt_hash=prep.spec.prompt_hash,
         tier=prep.tier,
         tier_reason=prep.tier_reason,
+        lane=lane.lane,
+        lane_reason=lane.reason,
+        deadline=lane.deadline,
         document_sha256=digest,
         filename=filename,
         batch_id=batch_id,

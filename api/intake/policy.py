@@ -30,10 +30,13 @@ def trust_policy(
 def hashed_body(body: Submission) -> dict[str, Any]:
     """The body as its Idempotency-Key hash sees it.
 
-    Unset trust fields are left out, so a request sent before they existed hashes the same.
+    Unset trust fields, and the lane fields at their defaults, are left out, so a request
+    sent before they existed hashes the same.
     """
     dumped = body.model_dump(mode="json")
-    for name in TRUST_FIELDS:
+    for name in (*TRUST_FIELDS, "deadline"):
         if dumped.get(name) is None:
             dumped.pop(name, None)
+    if dumped.get("lane") == "realtime":
+        dumped.pop("lane", None)
     return dumped

@@ -116,6 +116,7 @@ class _Intake:
                 tier=header.tier,
                 webhook_url=header.webhook_url,
                 key=self.key,
+                lane=header.lane,  # as asked (auto too); each job holds what auto chose
             )
         added = ingest_chunk(session=self.session, batch=batch, router=router_, docs=docs)
         if self.batch is None:

@@ -20,6 +20,7 @@ from api.intake.document import (
     request_hash,
     store_text,
 )
+from api.intake.lanes import LanePlan, plan_lane
 from api.intake.policy import hashed_body, trust_policy
 from api.paging import decode_cursor, encode_cursor
 from api.views.jobs import job_out
@@ -52,7 +53,7 @@ async def create_job(
     any other unreadable document becomes a job that failed at submission.
     """
     tenant_id = tenant.id
-    router_, source, prep, policy = await run_in_threadpool(
+    router_, source, prep, policy, lane = await run_in_threadpool(
         _intake, session, tenant, body, settings
     )
     if prep is None:  # PDF, DOCX, HTML: parsed in the sandbox, awaited off the event loop
@@ -61,7 +62,7 @@ async def create_job(
     if prep.invalid is not None and prep.invalid.reason in LIMIT_REASONS:
         raise ApiError(422, "document_invalid", str(prep.invalid))
     out, created = await run_in_threadpool(
-        _store, session, tenant_id, body, prep, idempotency_key, policy
+        _store, session, tenant_id, body, prep, idempotency_key, policy, lane
     )
     if not created:
         response.status_code = 200
@@ -70,13 +71,15 @@ async def create_job(
 
 def _intake(
     session: Session, tenant: Tenant, body: JobCreate, settings: Settings
-) -> tuple[DocumentRouter, bytes | str, Prepared | None, dict[str, Any]]:
+) -> tuple[DocumentRouter, bytes | str, Prepared | None, dict[str, Any], LanePlan]:
     """Check and decode the body; parse it now unless it needs the sandbox (then None).
 
-    Also fixes the job's trust policy (api.intake.policy), before any commit expires `tenant`.
+    Also fixes the job's trust policy (api.intake.policy), before any commit expires `tenant`,
+    and its lane (api.intake.lanes: a deadline it cannot meet is a 422 before any parse).
     """
     config = settings.app
     check_webhook_url(body.webhook_url, allow_private=settings.webhook_allow_private)
+    lane = plan_lane(body, config)
     source = decode(
         text=body.text,
         content_base64=body.content_base64,
@@ -85,7 +88,8 @@ def _intake(
     spec = resolve(session=session, tenant_id=tenant.id, ref=body.schema_name)
     policy = trust_policy(session=session, tenant=tenant, spec=spec, body=body)
     router_ = DocumentRouter(spec=spec, tier=body.tier, config=config)
-    return router_, source, router_.prepare_inline(source=source, filename=body.filename), policy
+    prep = router_.prepare_inline(source=source, filename=body.filename)
+    return router_, source, prep, policy, lane
 
 
 def _store(
@@ -95,6 +99,7 @@ def _store(
     prep: Prepared,
     idempotency_key: str | None,
     policy: dict[str, Any],
+    lane: LanePlan,
 ) -> tuple[JobOut, bool]:
     """Store the document and its job; owe the webhook of a job that failed at submission."""
     digest = store_text(session=session, prep=prep)
@@ -111,6 +116,7 @@ def _store(
             request_hash=request_hash(hashed_body(body)) if idempotency_key else None,
             webhook_url=body.webhook_url,
             trust_policy=policy,
+            lane=lane,
         ),
     )
     spans.annotate(job_id=job.id)  # on the request's span (the threadpool copies the context)

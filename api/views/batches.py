@@ -27,6 +27,7 @@ def batch_out(
         id=batch.id,
         schema_name=batch.schema_name,
         tier=batch.tier,
+        lane=batch.lane,
         status=BatchStatus(summary.status),
         total=summary.total,
         counts=summary.counts,
@@ -50,6 +51,9 @@ def result_line(row: JobResult) -> bytes:
         "filename": row.filename,
         "status": row.status,
         "tier": row.tier,
+        "lane": row.lane,
+        "lane_reason": row.lane_reason,
+        "deadline": row.deadline.isoformat() if row.deadline else None,
         "model": row.model,  # the model whose answer is the result (null without one)
         "result": row.result,  # the final values: a review's corrections included
         # Trust: where the job stands in review, its lowest field confidence, and the
@@ -104,8 +108,9 @@ BODY_DOC: dict[str, Any] = {
             "application/x-ndjson": {
                 "schema": {
                     "type": "string",
-                    "description": "line 1: {schema, tier, webhook_url?}; then one document "
-                    "object per line ({text | content_base64, filename, key, metadata})",
+                    "description": "line 1: {schema, tier, lane?, deadline?, webhook_url?}; "
+                    "then one document object per line "
+                    "({text | content_base64, filename, key, metadata})",
                 }
             },
         },

@@ -1,6 +1,6 @@
 """`make bench`: measure docqueue against the raw Celery floor on this machine.
 
-    python -m scripts.bench [--quick] [--only raw,overhead,cap,enqueue,poll] [--json out.json]
+    python -m scripts.bench [--quick] [--only raw,overhead,cap,enqueue,poll,lane] [--json out.json]
 
 Starts its own Postgres, Redis, simulator, API, scheduler and workers in a temp dir (all on
 127.0.0.1), runs every scenario in turn on a fresh stack, prints a table and stops
@@ -26,13 +26,15 @@ from rich.console import Console
 from rich.table import Table
 
 from scripts.bench import api as bench_api
+from scripts.bench import lane as bench_lane
 from scripts.bench import pipeline as bench_pipeline
 from scripts.bench import raw as bench_raw
 from scripts.bench.env import BenchEnv
 from scripts.bench.pgconns import PeakConnections
+from scripts.bench.rows import Row
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll")
+SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll", "lane")
 # The same worker layout for the raw floor and the overhead run: a fair comparison.
 OVERHEAD_WORKERS = [("w1", 16), ("w2", 16)]
 CAP_WORKERS = [("w1", 40), ("w2", 40)]
@@ -54,20 +56,12 @@ class Sizes:
     poll_rows: int
     poll_requests: int
     timeout_s: int
+    lane: int  # documents run on each lane for the cost ratio
+    lane_items: int  # parked items the batcher's pack and ingest are timed over
 
 
-FULL = Sizes(5_000, 2_000, 3_000, 100_000, 1_000_000, 2_000, 1500)
-QUICK = Sizes(1_000, 300, 600, 10_000, 100_000, 500, 400)
-
-
-@dataclass
-class Row:
-    """One line of the result table."""
-
-    metric: str
-    value: str
-    target: str = ""
-    met: bool | None = None
+FULL = Sizes(5_000, 2_000, 3_000, 100_000, 1_000_000, 2_000, 1500, 300, 1_000)
+QUICK = Sizes(1_000, 300, 600, 10_000, 100_000, 500, 600, 100, 500)
 
 
 def _raw(env: BenchEnv, sizes: Sizes, out: dict[str, Any]) -> list[Row]:
@@ -257,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             if which & {"enqueue", "poll"}:
                 status.update("running enqueue/poll")
                 rows += _api(env, sizes, out, which)
+            if "lane" in which:
+                status.update("running lane")
+                rows += bench_lane.scenario(
+                    env, sizes.lane, sizes.lane_items, out, NO_TPM, timeout=sizes.timeout_s / 3
+                )
     except KeyboardInterrupt:
         console.print("[red]interrupted; stopping everything[/]")
         return 130

@@ -32,6 +32,7 @@ from .errors import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
+from .lanes import LaneChoice, deadline_param, parse_duration
 from .models import BatchSummary, UsageLine, batch_outcome
 from .polling import polls
 from .transport import DEFAULT_TIMEOUT, OnRetry, RetryPolicy
@@ -49,6 +50,7 @@ __all__ = [
     "ConflictError",
     "DocqueueError",
     "InternalServerError",
+    "LaneChoice",
     "NotFoundError",
     "OnRetry",
     "PermissionDeniedError",
@@ -58,5 +60,7 @@ __all__ = [
     "UsageLine",
     "WaitTimeoutError",
     "batch_outcome",
+    "deadline_param",
+    "parse_duration",
     "polls",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from .base import BaseClient, segment, when_param
 from .errors import DocqueueError, WaitTimeoutError
+from .lanes import LaneChoice, lane_fields
 from .models import BatchSummary
 from .polling import polls
 
@@ -28,9 +29,14 @@ class BatchCalls(BaseClient):
         tier: str = "auto",
         key: str | None = None,
         webhook_url: str | None = None,
+        lane: LaneChoice = "realtime",
+        deadline: str | dt.datetime | dt.timedelta | None = None,
     ) -> dict[str, Any]:
         """Submit documents (`{"text"}` or `{"content_base64"}` dicts, or plain strings).
 
+        `lane`: realtime, batch (half price, within the provider's window) or auto (batch
+        unless `deadline` is too near). `deadline`: RFC 3339 with an offset, an aware
+        datetime, or a duration from now (`24h`, a timedelta).
         Without `key` one is made up for this call, so a retry after a lost answer returns
         the batch the first try made instead of a second one.
         """
@@ -38,6 +44,7 @@ class BatchCalls(BaseClient):
         body: dict[str, Any] = {"schema": schema, "tier": tier, "documents": docs}
         if webhook_url is not None:
             body["webhook_url"] = webhook_url
+        body.update(lane_fields(lane, deadline))
         return self.create_batch(body, key=key or f"submit-{uuid.uuid4().hex}")
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:

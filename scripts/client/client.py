@@ -24,6 +24,7 @@ from .errors import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
+from .estimates import EstimateCalls
 from .jobs import JobCalls
 from .models import BatchSummary, UsageLine, batch_outcome
 from .polling import polls
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-class Client(BatchCalls, JobCalls, CatalogCalls, ReviewCalls):
+class Client(BatchCalls, EstimateCalls, JobCalls, CatalogCalls, ReviewCalls):
     """Calls one docqueue deployment as one tenant.
 
     `Client(base_url=None, api_key=None, *, timeout=..., max_retries=5, on_retry=None,

@@ -62,6 +62,7 @@ class BatchSummary:
     cancelled_at: dt.datetime | None
     finished_at: dt.datetime | None
     paused: bool  # the kill switch is on (older APIs do not say: False)
+    lane: str = "realtime"  # the lane asked for: realtime, batch or auto (older APIs: realtime)
 
     @classmethod
     def from_api(cls, batch: Mapping[str, Any]) -> BatchSummary:
@@ -91,6 +92,7 @@ class BatchSummary:
             cancelled_at=cancelled_at,
             finished_at=finished_at,
             paused=bool(isinstance(switch, Mapping) and switch.get("on")),
+            lane=str(batch.get("lane") or "realtime"),
         )
 
     @property

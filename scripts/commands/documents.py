@@ -11,6 +11,7 @@ from scripts.commands.common import Retries, with_api
 
 if TYPE_CHECKING:
     from scripts.client import Client
+    from scripts.client.lanes import LaneChoice
 
 
 def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
@@ -30,10 +31,30 @@ def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
         str | None,
         typer.Option(help="Name the run: the same name resumes one batch even if files changed."),
     ] = None,
+    lane: Annotated[
+        str | None,
+        typer.Option(
+            help="realtime (the default); batch (a provider's batch API: half price, within "
+            "24 h); or auto (batch unless --deadline is too near). Given, the estimate is "
+            "printed first and, on a terminal, the ingest starts once you confirm.",
+            show_default=False,
+        ),
+    ] = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option(
+            help="When the results are needed: RFC 3339 (with Z or +02:00) or 24h, 90m, 2d."
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --lane: start without asking.")
+    ] = False,
     retries: Retries = 6,
 ) -> None:
     """Upload documents as one batch (re-run to resume: nothing is duplicated)."""
     from scripts.ingest.run import run_ingest
+
+    chosen, when = lane_options(lane or "realtime", deadline)
 
     def action(api: Client) -> None:
         run_ingest(
@@ -45,9 +66,27 @@ def ingest(  # noqa: PLR0917 - typer passes every option as a parameter
             wait=wait,
             out_path=out,
             run_name=run,
+            lane=chosen,
+            deadline=when,
+            estimate_first=lane is not None,  # without --lane: as before, no question
+            ask=not yes,
         )
 
     with_api(retries, action)
+
+
+def lane_options(lane: str, deadline: str | None) -> tuple[LaneChoice, str | None]:
+    """`--lane` and `--deadline` checked, the deadline as RFC 3339 (a duration from now)."""
+    from scripts.client.lanes import LANE_CHOICES, deadline_param, lane_choice
+
+    try:
+        chosen = lane_choice(lane)
+    except ValueError as exc:
+        raise typer.BadParameter(f"one of {', '.join(LANE_CHOICES)}", param_hint="--lane") from exc
+    try:
+        return chosen, deadline_param(deadline)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--deadline") from exc
 
 
 def status(batch: str, retries: Retries = 6) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 _ABOUT = (
     "Push ten thousand or a million documents (invoices, contracts, résumés, reports) "
     "through structured LLM extraction and find validated results in Postgres, whichever "
-    "providers run them. This command talks to the HTTP API (ingest, status, results, "
+    "providers run them. This command talks to the HTTP API (ingest, status, results, estimate, "
     "batches, cancel, retry, usage, schemas, extractors, rerun, diff, eval, review) and runs "
     "the platform itself (db, tenant, api, worker, webhooks, scheduler, flower, killswitch)."
 )

@@ -97,6 +97,10 @@ class Stack:
         """Start the scheduler (dispatch and reconciliation)."""
         self._spawn("scheduler", [PY, "-m", "scripts.cli", "scheduler"])
 
+    def batcher(self) -> None:
+        """Start the batch lane's batcher (pack, submit, poll provider batches)."""
+        self._spawn("batcher", [PY, "-m", "scripts.cli", "batcher"])
+
     def flower(self, *, port: int, basic_auth: str | None = None) -> str:
         """Start Flower (`docqueue flower`: basic auth from FLOWER_BASIC_AUTH); returns its URL."""
         from schemas.config import Settings
@@ -151,7 +155,7 @@ def wait_http(
     url: str,
     *,
     proc: subprocess.Popen[bytes] | None = None,
-    timeout: float = 30.0,
+    timeout: float = 60.0,  # a loaded 2-core box can take 30 s to import the API
     auth: tuple[str, str] | None = None,
 ) -> None:
     """Poll `url` until it answers, failing fast if `proc` dies."""

@@ -10,6 +10,7 @@ fetched from there, filtered by key.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from scripts.client import ApiClientError
 from scripts.client import Client as ApiClient
+from scripts.client.lanes import LaneChoice, lane_fields
 from scripts.client.models import STATUSES
 from scripts.ingest import columns, exports, manifest, sources
 from scripts.ingest.accounting import MISSING, SKIPPED, Ledger, Usage
@@ -87,8 +89,12 @@ def upload(
     tier: str,
     size: int,
     key: str,
+    lane: dict[str, str] | None = None,
 ) -> Ledger:
-    """Account for every input and send the documents, every request to the one batch."""
+    """Account for every input and send the documents, every request to the one batch.
+
+    `lane`: the body's `lane` and `deadline` (client.lanes.lane_fields), the same for all.
+    """
     ledger = Ledger()
 
     def to_send() -> Iterator[sources.Doc]:
@@ -101,7 +107,8 @@ def upload(
     with bars(TextColumn("{task.fields[note]}")) as progress:
         task = progress.add_task("upload", total=manifest.count(inputs), note="")
         for group in groups(to_send(), size=size):
-            body = {"schema": ref, "tier": tier, "documents": [d.body for d in group]}
+            body: dict[str, Any] = {"schema": ref, "tier": tier, **(lane or {})}
+            body["documents"] = [d.body for d in group]
             ledger.answered(api.create_batch(body, key=key))
             progress.update(task, completed=len(ledger.entries), note=ledger.note())
         progress.update(task, completed=len(ledger.entries), note=ledger.note())
@@ -118,18 +125,37 @@ def run_ingest(
     wait: bool,
     out_path: Path | None,
     run_name: str | None = None,
+    lane: LaneChoice = "realtime",
+    deadline: str | None = None,
+    estimate_first: bool = False,
+    ask: bool = False,
 ) -> None:
-    """The whole `docqueue ingest`: account, upload, then (with --wait or --out) follow."""
+    """The whole `docqueue ingest`: account, upload, then (with --wait or --out) follow.
+
+    `estimate_first`: print the estimate before anything is sent; with `ask`, on a
+    terminal, start only once the user confirms (scripts, with no terminal, go on).
+    """
     if out_path is not None:
         exports.check_out_path(out_path)  # before anything is sent
+    # `24h` is resolved once: every request of the ingest carries the same deadline.
+    lane_body = lane_fields(lane, deadline)
     # The --out file (and its .part) is never an input: a re-run resumes the same batch.
     inputs = manifest.walk(paths, exclude=exports.own_files(out_path) if out_path else ())
     if not inputs:
         raise sources.SourceError("no files found")
     ref, json_schema = pin(api, schema)
     key = manifest.batch_key(inputs, schema=ref, tier=tier, run=run_name)
+    if estimate_first:
+        _estimate_gate(api, inputs, ref=ref, tier=tier, lane=lane_body, size=batch_size, ask=ask)
     ledger = upload(
-        api, inputs, schema=schema, ref=ref, tier=tier, size=max(1, batch_size), key=key
+        api,
+        inputs,
+        schema=schema,
+        ref=ref,
+        tier=tier,
+        size=max(1, batch_size),
+        key=key,
+        lane=lane_body,
     )
     del inputs  # the ledger holds all an input still needs: a million inputs, once
     own = ledger.batch_id
@@ -155,6 +181,28 @@ def run_ingest(
         _print(_finished(ledger, facts), ledger)
     # Unwrapped, one line, last: for `docqueue status` / `results`, and for scripts.
     typer.echo(f"batch: {own}")
+
+
+def _estimate_gate(
+    api: ApiClient,
+    inputs: list[manifest.Input],
+    *,
+    ref: str,
+    tier: str,
+    lane: dict[str, str],
+    size: int,
+    ask: bool,
+) -> None:
+    """Print the estimate; with `ask` on a terminal, stop (exit 1) unless the user agrees."""
+    from scripts.commands.estimate import estimate_inputs, show
+
+    answer = estimate_inputs(api, inputs, schema=ref, tier=tier, lane=lane, size=max(1, size))
+    show(answer)
+    if not ask or not sys.stdin.isatty():
+        return
+    if not typer.confirm("start the ingest?", default=False):
+        typer.echo("not started: nothing was sent", err=True)
+        raise typer.Exit(1)
 
 
 def _finished(ledger: Ledger, facts: dict[str, Any]) -> Table:

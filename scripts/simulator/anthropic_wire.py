@@ -17,6 +17,7 @@ from scripts.simulator.calls import (
     require_messages,
     require_model,
 )
+from scripts.simulator.prefix_cache import NO_CACHE, CacheUse, anthropic_prefix, with_prefix
 
 TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 
@@ -45,13 +46,14 @@ def parse(body: dict[str, Any]) -> Call:
 
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
     _check_tools(tools)
-    return seen.call(
+    call = seen.call(
         model=model,
         messages=messages,
         schema_objs=[*tools, _output_schema(body)],
         target=_target(body, tools, seen.prompt),
         max_tokens=max_tokens,
     )
+    return with_prefix(call, anthropic_prefix(model, tools, body.get("system"), messages))
 
 
 def _blocks(msg: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -147,8 +149,11 @@ def _target(
     return _output_schema(body) or schema_from_text(prompt), None
 
 
-def render(call: Call, answer: Answer) -> Any:
-    """A Message carrying the answer as a tool_use input, or its text as a text block."""
+def render(call: Call, answer: Answer, cache: CacheUse = NO_CACHE) -> Any:
+    """A Message carrying the answer as a tool_use input, or its text as a text block.
+
+    Its `input_tokens` count only what follows the cached prefix, as the real API's do.
+    """
     if call.tool_name is not None:
         # A cut-off tool call carries no usable input; a non-object answer gets wrapped,
         # because the real API only ever returns an object as tool input.
@@ -172,10 +177,10 @@ def render(call: Call, answer: Answer) -> Any:
         "stop_reason": "max_tokens" if answer.truncated else stop,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": answer.input_tokens,
+            "input_tokens": answer.input_tokens - cache.read - cache.written,
             "output_tokens": answer.output_tokens,
-            "cache_read_input_tokens": 0,
-            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": cache.read,
+            "cache_creation_input_tokens": cache.written,
             "service_tier": "standard",
         },
     }

@@ -19,10 +19,12 @@ from starlette.types import Receive
 
 from scripts.simulator import anthropic_wire, openai_wire
 from scripts.simulator.answers import build_answer, document_words, make_invalid
+from scripts.simulator.batch_routes import batch_routes
 from scripts.simulator.calls import Answer, Call, WireError, new_id
 from scripts.simulator.envelope import build_envelope, invalid_answer, is_envelope
 from scripts.simulator.faults import Directives, decide, parse_directives, retry_headers
 from scripts.simulator.hallucinate import env_rate
+from scripts.simulator.prefix_cache import CacheUse, PrefixCache
 from scripts.simulator.state import SAMPLE_INTERVAL_S, SimState, Stats
 from scripts.simulator.tokens import input_tokens, output_tokens
 
@@ -35,7 +37,7 @@ class Provider:
     """One wire format: how to parse a request and shape answers and errors."""
 
     parse: Callable[[dict[str, Any]], Call]
-    render: Callable[[Call, Answer], Any]
+    render: Callable[[Call, Answer, CacheUse], Any]
     error_body: Callable[[int, str | None, str | None], Any]
     request_id_header: str
 
@@ -74,6 +76,7 @@ class Simulator:
         self.rng = random.Random(state.seed)
         self.seen: dict[int, int] = {}
         self.hallucinate = env_rate()  # DOCQUEUE_SIM_HALLUCINATE: evidence envelopes only
+        self.prefixes = PrefixCache()  # the providers' prompt caches
 
     async def complete(self, request: Request, provider: Provider) -> Response:
         """Serve one completion request, keeping the in-flight gauges right on every path."""
@@ -130,14 +133,13 @@ class Simulator:
             self.stats.count_status(model, CLIENT_GONE)
             return Response(status_code=CLIENT_GONE)
 
-        answer = self._build(call, decision.invalid)
+        answer, payload = self.rendered(provider, call, decision.invalid)
         counters = self.stats.model(model)  # re-read: a reset may have happened meanwhile
         counters.ok += 1
         counters.invalid += int(decision.invalid)
         counters.input_tokens += answer.input_tokens
         counters.output_tokens += answer.output_tokens
         self.stats.count_status(model, 200)
-        payload = provider.render(call, answer)
         return JSONResponse(payload, headers={provider.request_id_header: new_id("req_")})
 
     def _seen(self, call: Call, directives: Directives) -> int:
@@ -150,6 +152,11 @@ class Simulator:
         count = self.seen.get(key, 0)
         self.seen[key] = count + 1
         return count
+
+    def rendered(self, provider: Provider, call: Call, invalid: bool) -> tuple[Answer, Any]:
+        """A parsed call's answer and its wire payload: what a 200 (realtime or batch) carries."""
+        answer = self._build(call, invalid)  # input_tokens: all of them, cached ones included
+        return answer, provider.render(call, answer, self.prefixes.use(call))
 
     def _build(self, call: Call, invalid: bool) -> Answer:
         """The answer, its JSON text (plain text when no schema was given) and its usage."""
@@ -164,8 +171,9 @@ class Simulator:
                 if is_envelope(call.schema)
                 else build_answer(call.schema, call.seed_text, self.state.seed)
             )
-            if invalid:
-                value = _invalid(value, call.schema)
+            if invalid:  # a well-formed answer that fails validation (an envelope's `data`)
+                fail = invalid_answer if is_envelope(call.schema) else make_invalid
+                value = fail(value, call.schema)
             text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         in_tokens = input_tokens(call.texts, call.schema_objs)
         out_tokens = output_tokens(text)
@@ -195,6 +203,7 @@ class Simulator:
         self.state.merge(self.initial.to_dict())
         self.stats.reset()
         self.seen.clear()
+        self.prefixes.clear()
         self.rng = random.Random(self.state.seed)
 
     async def sample_forever(self) -> None:
@@ -202,11 +211,6 @@ class Simulator:
         while True:
             self.stats.sample()
             await asyncio.sleep(SAMPLE_INTERVAL_S)
-
-
-def _invalid(value: Any, schema: dict[str, Any]) -> Any:
-    """A well-formed answer that fails validation (an envelope's `data`, not its slips)."""
-    return invalid_answer(value, schema) if is_envelope(schema) else make_invalid(value, schema)
 
 
 def create_app(state: SimState | None = None) -> Starlette:
@@ -287,6 +291,7 @@ def create_app(state: SimState | None = None) -> Starlette:
             Route("/sim/requests", recorded, methods=["GET"]),
             Route("/sim/client-request-ids", client_request_ids, methods=["GET"]),
             Route("/sim/health", health, methods=["GET"]),
+            *batch_routes(sim, OPENAI, ANTHROPIC),
         ],
         lifespan=lifespan,
     )

@@ -18,6 +18,7 @@ from scripts.simulator.calls import (
     require_messages,
     require_model,
 )
+from scripts.simulator.prefix_cache import NO_CACHE, CacheUse, openai_prefix, with_prefix
 
 TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -53,13 +54,15 @@ def parse(body: dict[str, Any]) -> Call:
         elif role == "user" and seen.first_user is None:
             seen.first_user = pieces
     target = _target(tools, body.get("tool_choice"), fmt or {}, seen.prompt)
-    return seen.call(
+    schema_objs = [*tools, fmt.get("json_schema") if fmt else None]
+    call = seen.call(
         model=model,
         messages=messages,
-        schema_objs=[*tools, fmt.get("json_schema") if fmt else None],
+        schema_objs=schema_objs,
         target=target,
         max_tokens=_output_limit(body),
     )
+    return with_prefix(call, openai_prefix(schema_objs, messages))
 
 
 def _output_limit(body: dict[str, Any]) -> int | None:
@@ -214,7 +217,7 @@ def _target(
     return found, None
 
 
-def render(call: Call, answer: Answer) -> Any:
+def render(call: Call, answer: Answer, cache: CacheUse = NO_CACHE) -> Any:
     """A chat.completion object carrying the answer text as tool arguments or as the content."""
     in_tokens, out_tokens, text = answer.input_tokens, answer.output_tokens, answer.text
     message: dict[str, Any] = {
@@ -252,7 +255,7 @@ def render(call: Call, answer: Answer) -> Any:
             "prompt_tokens": in_tokens,
             "completion_tokens": out_tokens,
             "total_tokens": in_tokens + out_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": cache.read, "audio_tokens": 0},
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -11,6 +12,14 @@ from typing import Any
 SAMPLE_INTERVAL_S = 0.05
 MAX_SAMPLES = 20_000
 DEFAULT_FAULT_STATUSES = (429, 500, 529)
+BATCH_DELAY_ENV = "DOCQUEUE_SIM_BATCH_DELAY_S"
+RATES = ("fault_rate", "timeout_rate", "invalid_rate")
+BATCH_RATES = ("batch_error_rate", "batch_expire_rate", "batch_invalid_rate")
+
+
+def _env_batch_delay() -> float:
+    """The default batch processing delay: DOCQUEUE_SIM_BATCH_DELAY_S, else one second."""
+    return float(os.environ.get(BATCH_DELAY_ENV) or 1.0)
 
 
 @dataclass
@@ -28,6 +37,13 @@ class SimState:
     status_models: dict[str, int] = field(default_factory=dict)
     seed: int = 0
     record_requests: int = 0
+    batch_delay_s: float = field(default_factory=_env_batch_delay)
+    batch_error_rate: float = 0.0
+    batch_expire_rate: float = 0.0
+    batch_invalid_rate: float = 0.0
+    # Seconds a batch create waits, batch already registered, before answering: lets a test
+    # kill the caller between the provider's create and its own record of it.
+    batch_create_hang_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-ready data."""
@@ -53,12 +69,18 @@ class SimState:
 
 def _coerce(name: str, raw: Any) -> Any:
     try:
-        if name in ("fault_rate", "timeout_rate", "invalid_rate"):
+        if name in RATES or name in BATCH_RATES:
             value = float(raw)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
             return value
-        if name in ("latency_ms", "latency_jitter_ms", "timeout_hang_s"):
+        if name in (
+            "latency_ms",
+            "latency_jitter_ms",
+            "timeout_hang_s",
+            "batch_delay_s",
+            "batch_create_hang_s",
+        ):
             number = float(raw)
             if number < 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -117,6 +139,10 @@ class Stats:
         self.recorded: deque[dict[str, Any]] = deque(maxlen=1)
         # The X-Client-Request-Id of every request seen: fault tests match it to the ledger.
         self.client_request_ids: deque[str] = deque(maxlen=CLIENT_IDS_KEPT)
+        # Every batch item the simulator billed (GET /sim/batches/billed), and item outcomes.
+        self.batch_billed: list[dict[str, Any]] = []
+        self.batch_items: dict[str, int] = {}
+        self.batches_created = 0
 
     def model(self, name: str) -> ModelStats:
         """The counters of one model, created on first use."""
@@ -189,4 +215,10 @@ class Stats:
             "usage": usage,
             "sample_interval_ms": round(SAMPLE_INTERVAL_S * 1000),
             "inflight_samples": samples,
+            "batches": {
+                "created": self.batches_created,
+                "items": dict(self.batch_items),
+                "input_tokens": sum(b["input_tokens"] for b in self.batch_billed),
+                "output_tokens": sum(b["output_tokens"] for b in self.batch_billed),
+            },
         }

@@ -19,11 +19,15 @@ def schema_chars(obj: Any) -> int:
     return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
 
 
+def tokens_for(text_chars: int, json_chars: int) -> int:
+    """Input tokens for so much message text and tool or schema JSON (a prompt or its prefix)."""
+    # Both terms only grow with their argument: a prefix never counts more than its prompt.
+    return count_chars(text_chars) + (round(json_chars / 4) if json_chars else 0)
+
+
 def input_tokens(texts: list[str], schema_objs: list[Any]) -> int:
     """Input tokens: all message text, plus the JSON of every tool or response schema."""
-    text_chars = sum(len(t) for t in texts)
-    extra = sum(schema_chars(o) for o in schema_objs)
-    return count_chars(text_chars) + (round(extra / 4) if extra else 0)
+    return tokens_for(sum(len(t) for t in texts), sum(schema_chars(o) for o in schema_objs))
 
 
 def output_tokens(answer_text: str) -> int:

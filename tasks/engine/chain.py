@@ -7,30 +7,22 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
 
 from schemas.config import Tier
-from schemas.extractors.validation import MAX_VIOLATIONS
 from schemas.trust.envelope import is_envelope
 from tasks.documents.tokens import estimate_tokens
-from tasks.engine.cost import call_cost, worst_case_cost
-from tasks.engine.llm import CallRecord
-from tasks.engine.models import Billed, Engine
+from tasks.engine.models import Engine
 from tasks.engine.retry import backoff_s, classify
+from tasks.engine.tally import Tally, bookkeep
 from tasks.errors import CircuitOpen, ProviderError, TaskError, ValidationFailed
-from tasks.observability import metrics, spans
+from tasks.observability import spans
 
 log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
-# Tokens a re-ask adds beyond the last answer: the validator's messages, at most
-# MAX_VIOLATIONS lines of about 40 tokens (a path, the reason, an 80-character quote).
-REASK_OVERHEAD = 200 + MAX_VIOLATIONS * 40
 
 
 @functools.lru_cache(maxsize=512)
@@ -124,7 +116,7 @@ def call_model(
                 attempts=attempt - 1,
                 last_status=status,
             )
-        tally = _Tally(engine, model, chunk, est_in, max_out)
+        tally = Tally(engine, model, chunk, est_in, max_out)
         hold = engine.budget.reserve(tally.worst(calls=tier_cfg.max_reasks + 1))
         try:
             engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
@@ -144,7 +136,7 @@ def call_model(
                 )
         except ValidationError as exc:
             # the provider answered; it is healthy
-            _bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
+            bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
             raise ValidationFailed(
                 f"answer failed validation after {tier_cfg.max_reasks} re-asks: {brief(exc)}",
                 attempts=attempt,
@@ -156,9 +148,7 @@ def call_model(
             status = failure.status
             if failure.kind == "validation":
                 raise ValidationFailed(failure.detail, attempts=attempt) from exc
-            _bookkeep(
-                "breaker_record", engine.breaker.record, model=model, ok=not failure.retryable
-            )
+            bookkeep("breaker_record", engine.breaker.record, model=model, ok=not failure.retryable)
             if not failure.retryable:
                 raise ProviderError(
                     f"{failure.kind} (not retried): {failure.detail}",
@@ -179,14 +169,14 @@ def call_model(
                 ) from exc
             engine.sleep(delay)
         else:
-            _bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
+            bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
             if stats is not None:
                 stats.reasks += tally.reasks
             return parsed
         finally:
-            _bookkeep("budget_settle", hold.settle, tally.owed)
+            bookkeep("budget_settle", hold.settle, tally.owed)
             if tally.actual_in:
-                _bookkeep(
+                bookkeep(
                     "bucket_correct",
                     engine.rate.correct,
                     key=model,
@@ -195,91 +185,6 @@ def call_model(
                     per_minute=model_cfg.tokens_per_minute,
                 )
     raise ProviderError("retries exhausted", attempts=cfg.retry.max_attempts, last_status=status)
-
-
-class _Tally:
-    """One transport attempt's calls: opens each row before it is sent, prices each answer."""
-
-    def __init__(
-        self, engine: Engine, model: str, chunk: int | None, est_in: int, max_out: int
-    ) -> None:
-        self.engine, self.model, self.chunk, self.est_in = engine, model, chunk, est_in
-        self.model_cfg = engine.config.models[model]
-        self.max_out = max_out
-        self.spent = Decimal(0)
-        self.actual_in = 0
-        self.opened = 0
-        self.unanswered: dict[int, Decimal] = {}  # sent, no answer yet: row id -> reserved
-        self.reasks = 0  # answers that failed parsing or validation (each caused a re-ask)
-
-    @property
-    def owed(self) -> Decimal:
-        """What the hold settles to: the answered calls, and the worst case of the rest.
-
-        A call that never answered keeps its in-flight row, which the reconciler closes as
-        `unknown` at that worst case; settling the same amount keeps spend equal to the ledger.
-        """
-        return self.spent + sum(self.unanswered.values(), Decimal(0))
-
-    def _one(self, index: int) -> Decimal:
-        # Call `index` (0-based) resends the prompt plus each earlier answer and its errors.
-        return worst_case_cost(
-            model=self.model_cfg,
-            input_tokens=self.est_in + index * (self.max_out + REASK_OVERHEAD),
-            max_output_tokens=self.max_out,
-            calls=1,
-            day=self.engine.today(),
-        )
-
-    def worst(self, *, calls: int) -> Decimal:
-        """The most `calls` answers (the first and its re-asks) can cost: the hold."""
-        return sum((self._one(i) for i in range(calls)), Decimal(0))
-
-    def open(self) -> int | None:
-        """Open the next call's ledger row at its worst case (a re-ask resends more)."""
-        reserved = self._one(self.opened)
-        self.opened += 1
-        call_id = self.engine.ledger.open(
-            provider=self.model_cfg.provider,
-            model=self.model,
-            chunk=self.chunk,
-            reserved_usd=reserved,
-        )
-        if call_id is not None:
-            self.unanswered[call_id] = reserved
-        return call_id
-
-    def sink(self, record: CallRecord) -> None:
-        """Price an answered call and complete its ledger row."""
-        cost = call_cost(model=self.model_cfg, usage=record.usage, day=self.engine.today())
-        self.actual_in += record.usage.input_tokens
-        self.reasks += record.outcome == "validation_error"
-        metrics.record_call(record, cost)
-        spans.record_call(record, cost)
-        reserved = self.unanswered.pop(record.call_id, None) if record.call_id is not None else None
-        # The provider answered: a ledger blip must not turn that into a retry. A row not
-        # completed here stays at its reserved cost (the reconciler closes it as unknown),
-        # and the hold settles to what the row will say.
-        closed = _bookkeep(
-            "ledger_close", self.engine.ledger.close, Billed(record, cost, self.chunk)
-        )
-        self.spent += cost if closed is not False or reserved is None else reserved
-
-
-def _bookkeep(step: str, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run one post-call bookkeeping step; a failure is logged and counted, never raised.
-
-    Once the provider has answered, the call happened and is billed: a Redis or Postgres
-    blip here must not turn that answer into a retry (a second, billed call). Leases and
-    buckets heal by their TTLs; a settle that failed is closed by the reconciler. Returns
-    the step's result, or False when it failed.
-    """
-    try:
-        return action(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the engine sees ports, not their backends' errors
-        metrics.BOOKKEEPING_FAILURES.labels(step=step).inc()
-        log.warning("bookkeeping_failed", step=step, error=type(exc).__name__)
-        return False
 
 
 def brief(exc: ValidationError) -> str:

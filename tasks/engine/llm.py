@@ -28,7 +28,9 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from schemas.config import Settings
+from tasks.engine import caching
 from tasks.engine.cost import TokenUsage
+from tasks.engine.tape import REPLAY, TAPE, Captured, ReplayTransport
 
 
 @dataclass
@@ -42,12 +44,14 @@ class CallRecord:
     outcome: str  # ok | validation_error | http_429 | timeout | ...
     status_code: int | None = None
     call_id: int | None = None  # the ledger row opened before the request was sent
+    replayed: bool = False  # answered from the job's tape: billed when it was recorded
 
 
 Opener = Callable[[], int | None]  # writes a call's in-flight ledger row; returns its id
 
 
-def _usage_of(provider: str, response: Any) -> TokenUsage:
+def usage_of(provider: str, response: Any) -> TokenUsage:
+    """Provider-neutral usage of an SDK response (a realtime answer or a batch result)."""
     usage = getattr(response, "usage", None)
     if usage is None:
         return TokenUsage(0, 0, 0)
@@ -58,7 +62,8 @@ def _usage_of(provider: str, response: Any) -> TokenUsage:
     # Anthropic reports cache reads separately from input_tokens; we count all prompt tokens.
     cached = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
     created = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
-    return TokenUsage(int(usage.input_tokens) + cached + created, int(usage.output_tokens), cached)
+    total_in = int(usage.input_tokens) + cached + created
+    return TokenUsage(total_in, int(usage.output_tokens), cached, created)
 
 
 class Clients:
@@ -77,7 +82,9 @@ class Clients:
             max_retries=0,
             timeout=timeout,
             http_client=openai.DefaultHttpxClient(
-                limits=limits, timeout=timeout, event_hooks=hooks
+                timeout=timeout,
+                event_hooks=hooks,
+                transport=ReplayTransport(httpx2.HTTPTransport(limits=limits)),
             ),
         )
         self._anthropic = anthropic.Anthropic(
@@ -86,7 +93,9 @@ class Clients:
             max_retries=0,
             timeout=timeout,
             http_client=anthropic.DefaultHttpxClient(
-                limits=limits, timeout=timeout, event_hooks=hooks
+                timeout=timeout,
+                event_hooks=hooks,
+                transport=ReplayTransport(httpx2.HTTPTransport(limits=limits)),
             ),
         )
         self.openai = instructor.from_openai(self._openai, mode=instructor.Mode.TOOLS)
@@ -109,6 +118,7 @@ class _Recorder:
         self.pending: CallRecord | None = None
         self.call_id: int | None = None
         self.open_error: Exception | None = None
+        self.replaying = False  # the request in progress is answered from the tape
         self.lock = threading.Lock()
 
     def flush(self) -> None:
@@ -134,9 +144,10 @@ class _Recorder:
     def on_response(self, response: Any, *_: Any, **__: Any) -> None:
         self.flush()
         latency = int((time.monotonic() - self.started) * 1000)
-        usage = _usage_of(self.provider, response)
+        usage = usage_of(self.provider, response)
+        replayed, self.replaying = self.replaying, False
         self.pending = CallRecord(
-            self.model, self.provider, usage, latency, "ok", 200, self._sent_id()
+            self.model, self.provider, usage, latency, "ok", 200, self._sent_id(), replayed
         )
 
     def on_parse_error(self, *_: Any, **__: Any) -> None:
@@ -145,6 +156,7 @@ class _Recorder:
 
     def on_error(self, error: Exception, *_: Any, **__: Any) -> None:
         self.flush()
+        self.replaying = False
         if self.open_error is not None or self.call_id is None:
             return  # no ledger row was opened, so the request never left: nothing to bill
         latency = int((time.monotonic() - self.started) * 1000)
@@ -169,10 +181,23 @@ _SENDING: ContextVar[_Recorder | None] = ContextVar("docqueue_sending", default=
 def _open_ledger_row(request: Any) -> None:
     """httpx request hook: the call in progress on this thread opens its ledger row."""
     recorder = _SENDING.get()
-    if recorder is not None:
-        recorder.on_send()
-        if recorder.call_id is not None:  # OpenAI's tracing header: ties the call to its row
-            request.headers["X-Client-Request-Id"] = f"docqueue-call-{recorder.call_id}"
+    if recorder is None:
+        return
+    tape = TAPE.get()
+    if tape is not None:
+        try:
+            recorded = tape.next(provider=recorder.provider, content=request.content)
+        except Captured as exc:
+            recorder.open_error = exc  # extract re-raises it, not the SDK's wrapper
+            raise
+        if recorded is not None:
+            request.extensions[REPLAY] = recorded
+            recorder.flush()
+            recorder.replaying = True
+            return
+    recorder.on_send()
+    if recorder.call_id is not None:  # OpenAI's tracing header: ties the call to its row
+        request.headers["X-Client-Request-Id"] = f"docqueue-call-{recorder.call_id}"
 
 
 def reask_policy(max_reasks: int) -> Retrying:
@@ -226,10 +251,12 @@ def extract(
     recorder = _Recorder(model, provider, opener, sink)
     client = clients.openai if provider == "openai" else clients.anthropic
     kwargs: dict[str, Any] = {"max_tokens": max_output_tokens}
+    messages = caching.stable_first(messages)  # the cacheable prefix before the document
     if provider == "anthropic":
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        kwargs["system"] = system
-        messages = [m for m in messages if m["role"] != "system"]
+        system = caching.anthropic_system(messages)  # one block, marked for caching
+        if system is not None:
+            kwargs["system"] = system
+        messages = caching.without_system(messages)
     token = _SENDING.set(recorder)
     try:
         return client.chat.completions.create(

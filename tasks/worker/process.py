@@ -14,6 +14,7 @@ from schemas.config import Tier
 from schemas.jobs import ErrorType, JobStatus
 from storage.models import Job
 from tasks.engine import pipeline
+from tasks.engine.tape import Captured, playing
 from tasks.errors import TaskError
 from tasks.extractors.registry import spec_for_job
 from tasks.observability import spans
@@ -21,6 +22,7 @@ from tasks.worker.heartbeat import Heartbeat
 from tasks.worker.held import DRAINING, DrainAware, holding
 from tasks.worker.judge import judge, policy_of, reused
 from tasks.worker.ledger import AttemptLedger
+from tasks.worker.parking import park, tape_for
 from tasks.worker.ports import Terminal
 from tasks.worker.runtime import Runtime
 from tasks.worker.scanning import read_document
@@ -43,6 +45,7 @@ class Disposition(StrEnum):
     RELEASED = "released"  # handed back to the queue (kill switch, no slot): redispatch later
     FENCED = "fenced"  # a newer attempt owns the job; our write was refused
     FAILED = "failed"  # this attempt's terminal write landed, and it says `failed`
+    PARKED = "parked"  # its next request waits in a provider batch (the batch lane)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +111,12 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Pr
     )
     try:
         spec = spec_for_job(job, runtime.store.load_extractor)
-        engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, ledger=ledger)
+        tape = tape_for(runtime.lanes, job)  # None on the realtime lane
+        parked = tape is not None and tape.park
+        engine = runtime.engine(tenant_id=tenant_id, job_id=job_id, ledger=ledger, parked=parked)
         engine.killswitch = DrainAware(engine.killswitch)
         app = runtime.settings.app
-        with Heartbeat(runtime.store, job_id, attempt, lease_s, lease_s / 4):
+        with Heartbeat(runtime.store, job_id, attempt, lease_s, lease_s / 4), playing(tape):
             read = read_document(store=runtime.store, job=job, text=text, config=app.ocr)
             outcome = pipeline.run(
                 engine=engine,
@@ -134,6 +139,8 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Pr
                 evidence=spec.evidence,
                 inferred=tuple(f"/{name}" for name in spec.merge.summary_fields),
             )
+    except Captured as exc:  # the next request goes into a provider batch: park the job
+        return _park(runtime, job, exc)
     except TaskError as exc:
         if exc.retryable:
             runtime.store.release(job_id=job_id, attempt=attempt)
@@ -149,6 +156,20 @@ def _run_claimed(*, runtime: Runtime, job: Job, text: str, lease_s: float) -> Pr
         log.exception("job_crashed")
         return _finish(runtime, job, _failed(ErrorType.INTERNAL, exc))
     return _finish(runtime, job, done)
+
+
+def _park(runtime: Runtime, job: Job, captured: Captured) -> Processed:
+    try:
+        written = park(runtime.lanes, runtime.settings.app, job, captured)
+    except TaskError as exc:  # the budget cannot hold the item's worst case at batch price
+        return _finish(runtime, job, _failed(exc.error_type, exc))
+    except INFRA_ERRORS:
+        _release_quietly(runtime, job.id, job.attempts)
+        raise
+    except Exception as exc:  # a request for a model the TOML no longer has, say
+        log.exception("job_park_failed")
+        return _finish(runtime, job, _failed(ErrorType.INTERNAL, exc))
+    return Processed(Disposition.PARKED if written else Disposition.FENCED)
 
 
 def _failed(error_type: str, exc: Exception) -> Terminal:

@@ -16,11 +16,13 @@ from schemas.config import Settings, get_settings
 from tasks.engine.llm import Clients, extract
 from tasks.engine.models import CallLedger, Engine, Extract
 from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
+from tasks.engine.tape import FreePorts
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.bucket import RedisTokenBucket
 from tasks.flow.budget import PostgresBudget
 from tasks.flow.killswitch import RedisKillSwitch
 from tasks.flow.semaphore import RedisSlotLimiter
+from tasks.worker.parking import LaneStore, PostgresLaneStore
 from tasks.worker.ports import JobStore
 from tasks.worker.store import PostgresJobStore
 
@@ -41,11 +43,30 @@ class Runtime:
     breaker: CircuitBreaker
     killswitch: KillSwitch
     budget_for: Callable[[uuid.UUID, uuid.UUID], Budget]  # (tenant id, job id) -> budget
+    lanes: LaneStore = field(default_factory=PostgresLaneStore)
     worker_id: str = field(default_factory=_default_worker_id)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def engine(self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, ledger: CallLedger) -> Engine:
-        """An engine for one job, bound to its tenant's budget and the attempt's ledger."""
+    def engine(
+        self, *, tenant_id: uuid.UUID, job_id: uuid.UUID, ledger: CallLedger, parked: bool = False
+    ) -> Engine:
+        """An engine for one job, bound to its tenant's budget and the attempt's ledger.
+
+        `parked`: the job runs over its batch-lane tape, whose requests take no realtime
+        slot, bucket room or hold (tasks/engine/tape.py).
+        """
+        if parked:
+            free = FreePorts()
+            return Engine(
+                config=self.settings.app,
+                extract=self.extract,
+                limiter=free,
+                rate=free,
+                breaker=free,
+                budget=free,
+                killswitch=self.killswitch,
+                ledger=ledger,
+            )
         return Engine(
             config=self.settings.app,
             extract=self.extract,

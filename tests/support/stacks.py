@@ -103,10 +103,12 @@ class StackFactory:
         scheduler: bool = True,
         extra_env: dict[str, str] | None = None,
         webhooks: bool = False,
+        batcher: bool = False,
     ) -> LiveStack:
         """Start a stack; `overrides` replace whole TEST_OVERRIDES tables.
 
         `webhooks=True` also starts `docqueue webhooks`: tier workers deliver none.
+        `batcher=True` also starts `docqueue batcher` (the batch lane).
         """
         made = self.builder.build(
             LiveStack,
@@ -120,6 +122,8 @@ class StackFactory:
         )
         if webhooks:
             made.stack.webhooks()
+        if batcher:
+            made.stack.batcher()
         return made
 
     def close_all(self) -> None:

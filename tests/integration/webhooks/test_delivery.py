@@ -16,8 +16,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from schemas.config import Settings
 from storage.db import session_scope
-from storage.models import WebhookDelivery
 from storage.tenants import create_tenant
+from storage.webhook_models import WebhookDelivery
 from tasks.webhooks.delivery import deliver
 from tasks.webhooks.netguard import Target as NetTarget
 from tasks.webhooks.signing import SIGNATURE_HEADER, standard_secret, verify

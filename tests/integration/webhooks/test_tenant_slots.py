@@ -18,8 +18,8 @@ from sqlalchemy import update
 
 from schemas.config import Settings
 from storage.db import session_scope
-from storage.models import WebhookDelivery
 from storage.tenants import create_tenant
+from storage.webhook_models import WebhookDelivery
 from tasks.flow import keys
 from tasks.flow.semaphore import RedisSlotLimiter
 from tasks.webhooks.delivery import deliver, http_post

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from storage.models import Tenant, WebhookDelivery
+from storage.models import Tenant
+from storage.webhook_models import WebhookDelivery
 from tasks.webhooks.signing import standard_secret, verify
 from tests.support.stacks import LiveStack, StackFactory
 from tests.support.waits import wait_for, wait_job

@@ -28,9 +28,22 @@ def test_cost_is_exact_to_a_millionth_of_a_dollar() -> None:
     assert cost == Decimal("0.000891")
 
 
+def test_anthropic_cache_writes_cost_their_own_price_and_reads_the_cached_one() -> None:
+    # claude-haiku-5-5: 0.10 in, 0.125 cache write, 0.01 cache read, 0.50 out per million
+    usage = TokenUsage(
+        input_tokens=5000, output_tokens=100, cached_tokens=1000, cache_write_tokens=2000
+    )
+    cost = call_cost(model=CONFIG.models["claude-haiku-5-5"], usage=usage, day=DAY)
+    expected = (2000 * 0.10 + 2000 * 0.125 + 1000 * 0.01 + 100 * 0.50) / 1_000_000
+    assert cost == Decimal(str(expected)).quantize(Decimal("0.000001"))
+    half = call_cost(model=CONFIG.models["claude-haiku-5-5"], usage=usage, day=DAY, lane="batch")
+    assert half == (cost / 2).quantize(Decimal("0.000001"))
+
+
 def test_worst_case_covers_every_reask_at_the_output_cap() -> None:
     model = CONFIG.models["claude-sonnet-5-5"]
-    one = call_cost(model=model, usage=TokenUsage(1000, 4096), day=DAY)
+    # every input token priced as a cache write, the dearer rate
+    one = call_cost(model=model, usage=TokenUsage(1000, 4096, 0, 1000), day=DAY)
     assert (
         worst_case_cost(model=model, input_tokens=1000, max_output_tokens=4096, calls=3, day=DAY)
         == one * 3

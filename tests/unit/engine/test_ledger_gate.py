@@ -14,6 +14,8 @@ from pydantic import BaseModel, field_validator
 from schemas.config import Settings
 from tasks.engine import llm
 from tasks.engine.llm import CallRecord, Clients
+from tasks.engine.tape import ReplayTransport
+from tests.support.completions import tool_completion
 
 
 class Out(BaseModel):
@@ -27,26 +29,6 @@ class Out(BaseModel):
         return value
 
 
-def _completion(body: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
-    tool = body["tools"][0]["function"]["name"]
-    function = {"name": tool, "arguments": json.dumps(arguments)}
-    call = {"id": "call_1", "type": "function", "function": function}
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": body["model"],
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": None, "tool_calls": [call]},
-                "finish_reason": "tool_calls",
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
-
-
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """An OpenAI endpoint in memory: the first answer fails validation, later ones pass."""
@@ -55,12 +37,13 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def handle(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         seen.append(body)
-        return httpx2.Response(200, json=_completion(body, {"x": 1 if len(seen) > 1 else -1}))
+        return httpx2.Response(200, json=tool_completion(body, {"x": 1 if len(seen) > 1 else -1}))
 
     real = openai.DefaultHttpxClient
 
     def client(**kwargs: Any) -> Any:
-        return real(transport=httpx2.MockTransport(handle), **kwargs)
+        # the mock stands in for the network, under the tape's replay transport
+        return real(**{**kwargs, "transport": ReplayTransport(httpx2.MockTransport(handle))})
 
     monkeypatch.setattr(openai, "DefaultHttpxClient", client)
     return seen

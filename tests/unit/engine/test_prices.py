@@ -1,7 +1,8 @@
 """The checked-in list prices agree with pydantic's `genai-prices`, wherever it knows the model.
 
 Standard rates (not batch, flex or priority) in USD per million tokens, on today's date.
-Anthropic's cache-write surcharge is not modelled: docqueue sends no cache_control blocks.
+Anthropic's cache writes (docqueue marks the system prompt with cache_control) are checked
+too, and every batch price is half the list price.
 If a provider changes a price, add a new dated `[[models.X.prices]]` entry (old calls keep
 their old cost); never edit a past entry.
 """
@@ -76,3 +77,34 @@ def test_the_price_lookup_helper_can_tell_two_different_prices_apart() -> None:
     """The check above would catch a wrong price: two models' listed rates differ."""
     today = dt.date.today()
     assert _listed("gpt-5.6-luna", "openai", today) != _listed("gpt-5.6-terra", "openai", today)
+
+
+@pytest.mark.parametrize("model", sorted(CONFIG.models))
+def test_each_cache_write_price_matches_genai_prices_and_batch_prices_are_half(
+    model: str,
+) -> None:
+    """A cache write costs what genai-prices says (input price where it lists none)."""
+    cfg = CONFIG.models[model]
+    today = dt.date.today()
+    price = cfg.price_on(today)
+    try:
+        listed = calc_price(
+            Usage(input_tokens=1_000, cache_write_tokens=1_000),
+            model_ref=model,
+            provider_id=cfg.provider,
+        ).model_price.cache_write_mtok
+    except LookupError:
+        assert model in NOT_LISTED
+        return
+    ours = price.cache_write_per_mtok
+    if isinstance(listed, TieredPrices):
+        listed = listed.base
+    expected = None if listed is None else Decimal(str(listed))
+    if cfg.provider == "openai":  # its usage reports no cache writes: nothing to price
+        assert ours is None
+    elif expected is not None and expected != Decimal(str(price.input_per_mtok)):
+        assert ours is not None, f"{model}: genai-prices bills cache writes at {expected}"
+        assert Decimal(str(ours)) == expected
+    half = cfg.price_on(today, lane="batch")
+    for name in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok"):
+        assert Decimal(str(getattr(half, name))) * 2 == Decimal(str(getattr(price, name)))

@@ -16,6 +16,7 @@ from schemas.config import Settings
 from schemas.extractors.model import build_model
 from tasks.engine import llm
 from tasks.engine.llm import CallRecord, Clients, instructor_model
+from tasks.engine.tape import ReplayTransport
 
 SCHEMA = {
     "type": "object",
@@ -77,7 +78,8 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     real = openai.DefaultHttpxClient
 
     def client(**kwargs: Any) -> Any:
-        return real(transport=httpx2.MockTransport(handle), **kwargs)
+        # the mock stands in for the network, under the tape's replay transport
+        return real(**{**kwargs, "transport": ReplayTransport(httpx2.MockTransport(handle))})
 
     monkeypatch.setattr(openai, "DefaultHttpxClient", client)
     return seen

@@ -1,0 +1,218 @@
+"""The batcher's verbs: pack parked items into provider batches, record them, ingest results.
+
+Every verb is safe to repeat after a crash: packing is one transaction, a provider batch
+row exists (state `preparing`, our submission id) before the provider's create, and an
+item's result is ingested under its row lock only while the item is still `packed`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from storage.lane_models import LaneItem, ProviderBatch
+from storage.lane_results import refund
+from storage.models import Job
+
+LINE_OVERHEAD = 160  # bytes a JSONL line adds around its body (custom_id, method, url)
+
+
+def parked_models(*, session: Session) -> list[tuple[str, str]]:
+    """The (provider, model) pairs with parked items."""
+    rows = session.execute(
+        select(LaneItem.provider, LaneItem.model).where(LaneItem.state == "parked").distinct()
+    ).all()
+    return [(p, m) for p, m in rows]
+
+
+def drop_orphans(*, session: Session) -> int:
+    """Refund parked items whose job left the queue (cancelled): nothing was sent."""
+    rows = session.execute(
+        text(
+            """
+            SELECT i.id, i.call_id, i.reservation_id
+            FROM lane_items i JOIN jobs j ON j.id = i.job_id
+            WHERE i.state = 'parked' AND (j.status <> 'queued' OR j.parked_at IS NULL)
+            FOR UPDATE OF i SKIP LOCKED
+            """
+        )
+    ).all()
+    for item_id, call_id, reservation_id in rows:
+        refund(session, call_id, reservation_id)
+        session.execute(
+            update(LaneItem)
+            .where(LaneItem.id == item_id)
+            .values(state="cancelled", resolved_at=func.now())
+        )
+    return len(rows)
+
+
+def pack(
+    *,
+    session: Session,
+    provider: str,
+    model: str,
+    max_requests: int,
+    max_bytes: int,
+    flush_size: int,
+    max_wait: dt.timedelta,
+) -> uuid.UUID | None:
+    """Move parked items of one model into a new `preparing` provider batch, when due.
+
+    Due: `flush_size` items wait, or the oldest has waited `max_wait`. The batch holds at
+    most `max_requests` items and `max_bytes` of JSONL; the rest wait for the next one.
+    """
+    count, oldest = session.execute(
+        select(func.count(), func.min(LaneItem.created_at)).where(
+            LaneItem.state == "parked", LaneItem.provider == provider, LaneItem.model == model
+        )
+    ).one()
+    if not count:
+        return None
+    now = session.scalar(select(func.now()))
+    if count < flush_size and now is not None and oldest > now - max_wait:
+        return None
+    rows = session.execute(
+        select(LaneItem.id, LaneItem.request_bytes)
+        .join(Job, Job.id == LaneItem.job_id)
+        .where(LaneItem.state == "parked", LaneItem.provider == provider, LaneItem.model == model)
+        .where(Job.status == "queued", Job.parked_at.is_not(None))  # not cancelled meanwhile
+        .order_by(LaneItem.created_at)
+        .limit(max_requests)
+        .with_for_update(of=LaneItem, skip_locked=True)
+    ).all()
+    taken: list[int] = []
+    size = 0
+    for item_id, item_bytes in rows:
+        if taken and size + item_bytes + LINE_OVERHEAD > max_bytes:
+            break
+        taken.append(item_id)
+        size += item_bytes + LINE_OVERHEAD
+    if not taken:
+        return None
+    batch_id = uuid.uuid4()
+    session.execute(
+        insert(ProviderBatch).values(
+            id=batch_id,
+            provider=provider,
+            model=model,
+            request_count=len(taken),
+            request_bytes=size,
+        )
+    )
+    session.execute(
+        update(LaneItem)
+        .where(LaneItem.id.in_(taken))
+        .values(state="packed", provider_batch_id=batch_id)
+    )
+    return batch_id
+
+
+def open_batches(*, session: Session) -> list[ProviderBatch]:
+    """Every provider batch not yet ingested, oldest first (a restarted batcher's work)."""
+    return list(
+        session.scalars(
+            select(ProviderBatch)
+            .where(ProviderBatch.state != "done")
+            .order_by(ProviderBatch.created_at)
+        )
+    )
+
+
+def batch_requests(*, session: Session, batch_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+    """The (custom_id, body) of a provider batch's items, in packing order."""
+    rows = session.execute(
+        select(LaneItem.custom_id, LaneItem.body)
+        .where(LaneItem.provider_batch_id == batch_id)
+        .order_by(LaneItem.id)
+    ).all()
+    return [(c, b) for c, b in rows]
+
+
+def mark_submitted(
+    *,
+    session: Session,
+    batch_id: uuid.UUID,
+    provider_batch_id: str,
+    input_file_id: str | None,
+    status: str,
+    expires_at: dt.datetime | None,
+) -> None:
+    """Record the provider's batch for our submission."""
+    session.execute(
+        update(ProviderBatch)
+        .where(ProviderBatch.id == batch_id)
+        .values(
+            state="submitted",
+            provider_batch_id=provider_batch_id,
+            input_file_id=input_file_id,
+            provider_status=status,
+            expires_at=expires_at,
+            submitted_at=func.now(),
+        )
+    )
+
+
+def record_status(
+    *,
+    session: Session,
+    batch_id: uuid.UUID,
+    status: str,
+    counts: dict[str, int],
+    error: str | None,
+    done: bool,
+) -> None:
+    """The provider's latest word on a batch; `done` once every result is ingested."""
+    values: dict[str, Any] = {"provider_status": status, "counts": counts, "error": error}
+    if done:
+        values.update(state="done", ended_at=func.now())
+    session.execute(update(ProviderBatch).where(ProviderBatch.id == batch_id).values(**values))
+
+
+def open_provider_batch_ids(*, session: Session, provider: str) -> set[str]:
+    """Provider batches recorded for open rows: a batch unfinished at the provider is one."""
+    return set(
+        session.scalars(
+            select(ProviderBatch.provider_batch_id).where(
+                ProviderBatch.provider == provider,
+                ProviderBatch.state != "done",
+                ProviderBatch.provider_batch_id.is_not(None),
+            )
+        )
+    )
+
+
+def pending_custom_ids(*, session: Session, batch_id: uuid.UUID) -> list[str]:
+    """Items of a batch still waiting for a result."""
+    return list(
+        session.scalars(
+            select(LaneItem.custom_id).where(
+                LaneItem.provider_batch_id == batch_id, LaneItem.state == "packed"
+            )
+        )
+    )
+
+
+def cancellable(*, session: Session) -> list[tuple[uuid.UUID, str, str]]:
+    """Submitted provider batches whose every item's job was cancelled: (id, provider, its id).
+
+    Their results would be discarded: cancelling stops the provider doing (and billing) the
+    rest. Items it already answered are still billed, to the tenant who cancelled.
+    """
+    rows = session.execute(
+        text(
+            """
+            SELECT b.id, b.provider, b.provider_batch_id FROM provider_batches b
+            WHERE b.state = 'submitted' AND b.provider_batch_id IS NOT NULL
+              AND COALESCE(b.provider_status, '') NOT IN ('cancelling', 'canceling', 'cancelled')
+              AND NOT EXISTS (SELECT 1 FROM lane_items i JOIN jobs j ON j.id = i.job_id
+                              WHERE i.provider_batch_id = b.id AND j.status <> 'cancelled')
+            """
+        )
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]

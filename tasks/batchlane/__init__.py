@@ -1,0 +1,1 @@
+"""The batch lane: jobs sent through the providers' batch APIs at half price."""

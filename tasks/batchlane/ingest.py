@@ -1,0 +1,74 @@
+"""One provider batch result line into Postgres: bill it, settle it, tape it, wake its job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import anthropic.types
+import openai.types.chat
+from sqlalchemy.orm import Session
+
+from schemas.config import AppConfig
+from storage import lane_results as store
+from tasks.batchlane.providers import ItemResult
+from tasks.engine.cost import TokenUsage, call_cost
+from tasks.engine.llm import usage_of
+from tasks.engine.tape import FINISHED_LIVE
+
+
+def switch_rule(config: AppConfig, now: dt.datetime) -> store.Switch:
+    """When a woken job leaves the lane: no further batch round fits before its deadline."""
+    lane = config.batch_lane
+    return store.Switch(
+        before=now + dt.timedelta(hours=lane.window_h + lane.margin_h),
+        max_resubmits=lane.max_resubmits,
+        reason=(
+            f"{FINISHED_LIVE}: no batch round of {lane.window_h:g} h (+{lane.margin_h:g} h) fits"
+            f" the deadline, or the provider lost the request {lane.max_resubmits} times"
+        ),
+    )
+
+
+def _usage(provider: str, body: dict[str, Any] | None) -> TokenUsage:
+    """The answer's usage, read by the same code as a realtime answer's."""
+    if not body:
+        return TokenUsage(0, 0, 0)
+    try:
+        if provider == "openai":
+            return usage_of(provider, openai.types.chat.ChatCompletion.model_validate(body))
+        return usage_of(provider, anthropic.types.Message.model_validate(body))
+    except ValueError:  # a malformed body: the answer fails at replay; nothing to bill
+        return TokenUsage(0, 0, 0)
+
+
+def ingest(*, session: Session, config: AppConfig, result: ItemResult, switch: store.Switch) -> str:
+    """Record one item's result (idempotent: an item already resolved is skipped)."""
+    item = store.lock_item(session=session, custom_id=result.custom_id)
+    if item is None:
+        return "skipped"
+    if result.kind in ("answered", "errored") and result.status is not None:
+        usage = _usage(item.provider, result.body) if result.kind == "answered" else None
+        usage = usage or TokenUsage(0, 0, 0)
+        cost = call_cost(
+            model=config.models[item.model],
+            usage=usage,
+            day=item.created_at.astimezone(dt.UTC).date(),  # the lane's price on its day
+            lane="batch",
+        )
+        answer = store.Answer(
+            status=result.status,
+            body=result.body,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=cost,
+            outcome="ok" if result.status == 200 else f"http_{result.status}",
+        )
+        store.resolve_answered(
+            session=session, item=item, answer=answer, state=result.kind, switch=switch
+        )
+        return result.kind
+    state = result.kind if result.kind in ("expired", "cancelled") else "lost"
+    store.resolve_unanswered(session=session, item=item, state=state, switch=switch)
+    return state
