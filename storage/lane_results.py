@@ -69,6 +69,7 @@ class Answer:
     input_tokens: int
     output_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     cost_usd: Decimal
     outcome: str  # ok | http_<status>
 
@@ -85,6 +86,7 @@ def resolve_answered(
                 input_tokens=answer.input_tokens,
                 output_tokens=answer.output_tokens,
                 cached_tokens=answer.cached_tokens,
+                cache_write_tokens=answer.cache_write_tokens,
                 cost_usd=answer.cost_usd,
                 outcome=answer.outcome,
                 status_code=answer.status,

@@ -42,6 +42,7 @@ class CallRow:
     latency_ms: int
     outcome: str
     status_code: int | None
+    cache_write_tokens: int = 0  # of input_tokens (Anthropic prompt-cache writes)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class CallResult:
     latency_ms: int
     outcome: str
     status_code: int | None
+    cache_write_tokens: int = 0  # of input_tokens (Anthropic prompt-cache writes)
 
 
 def record_call(*, session: Session, row: CallRow) -> None:

@@ -62,6 +62,7 @@ def ingest(*, session: Session, config: AppConfig, result: ItemResult, switch: s
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             cost_usd=cost,
             outcome="ok" if result.status == 200 else f"http_{result.status}",
         )

@@ -62,6 +62,7 @@ class AttemptLedger:
             input_tokens=rec.usage.input_tokens,
             output_tokens=rec.usage.output_tokens,
             cached_tokens=rec.usage.cached_tokens,
+            cache_write_tokens=rec.usage.cache_write_tokens,
             cost_usd=billed.cost_usd,
             latency_ms=rec.latency_ms,
             outcome=rec.outcome,

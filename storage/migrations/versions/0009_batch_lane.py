@@ -25,6 +25,11 @@ def upgrade() -> None:
     # Give up rather than queue behind a long transaction while holding up every job write.
     op.execute("SET LOCAL lock_timeout = '10s'")
     # Nullable columns and constant defaults only: Postgres 11+ adds them without a rewrite.
+    # Anthropic prompt-cache writes, billed above the input price: the cost they make up.
+    op.add_column(
+        "llm_calls",
+        sa.Column("cache_write_tokens", sa.Integer(), server_default="0", nullable=False),
+    )
     op.add_column(
         "jobs", sa.Column("lane", sa.String(8), server_default="realtime", nullable=False)
     )
@@ -146,5 +151,6 @@ def downgrade() -> None:
     )
     op.drop_column("budget_reservations", "lane")
     op.drop_column("batches", "lane")
+    op.drop_column("llm_calls", "cache_write_tokens")
     for name in ("parked_at", "deadline", "lane_reason", "lane"):
         op.drop_column("jobs", name)

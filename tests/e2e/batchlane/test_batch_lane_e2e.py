@@ -124,7 +124,9 @@ def _faulty_run(stack: LiveStack, total: int, tag: str) -> None:
     model = config.models[calls[0].model]
     day = dt.datetime.now(dt.UTC).date()
     for call in calls:
-        usage = TokenUsage(call.input_tokens, call.output_tokens, call.cached_tokens)
+        usage = TokenUsage(
+            call.input_tokens, call.output_tokens, call.cached_tokens, call.cache_write_tokens
+        )
         assert call.cost_usd == call_cost(model=model, usage=usage, day=day, lane="batch")
     per_job = Counter[uuid.UUID]()
     for call in calls:
@@ -143,6 +145,7 @@ def _faulty_run(stack: LiveStack, total: int, tag: str) -> None:
     assert states["parked"] == states["packed"] == 0
 
 
+@pytest.mark.faults  # 300 documents run to budget exhaustion: about a minute
 def test_a_budget_for_a_third_of_the_run_is_spent_not_exceeded_and_the_rest_fail_budget_exceeded(
     stack: LiveStack,
 ) -> None:

@@ -214,11 +214,19 @@ def _rebilled(stack: LiveStack, tier: str, model: str, config: AppConfig) -> Non
     assert all(r.cost_usd > 0 for r in rows)
     model_cfg = config.models[model]
     for row in rows:
-        billed = TokenUsage(row.input_tokens, row.output_tokens, row.cached_tokens)
+        billed = TokenUsage(
+            row.input_tokens, row.output_tokens, row.cached_tokens, row.cache_write_tokens
+        )
         assert row.cost_usd == call_cost(model=model_cfg, usage=billed, day=row.created_at.date())
     price = model_cfg.price_on(rows[0].created_at.date())
+    # the simulator's prompt cache, as it reported it: reads and (Anthropic) writes
+    cached = sum(r.cached_tokens for r in rows)
+    writes = sum(r.cache_write_tokens for r in rows)
+    write_price = price.cache_write_per_mtok or price.input_per_mtok
     expected = (
-        Decimal(usage["input_tokens"]) * Decimal(str(price.input_per_mtok))
+        Decimal(usage["input_tokens"] - cached - writes) * Decimal(str(price.input_per_mtok))
+        + Decimal(cached) * Decimal(str(price.cached_input_per_mtok))
+        + Decimal(writes) * Decimal(str(write_price))
         + Decimal(usage["output_tokens"]) * Decimal(str(price.output_per_mtok))
     ) / Decimal(1_000_000)
     assert abs(cost - expected) <= Decimal("0.000001") * len(rows)  # per-call rounding only
