@@ -64,6 +64,9 @@ async def create_job(
     out, created = await run_in_threadpool(
         _store, session, tenant_id, body, prep, idempotency_key, policy, lane
     )
+    # Committed before the answer: a dependency's exit may run after the response is sent,
+    # and a 202 must mean the job is stored (a client may read it back at once).
+    await run_in_threadpool(session.commit)
     if not created:
         response.status_code = 200
     return out
