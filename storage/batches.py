@@ -19,7 +19,7 @@ from schemas.trust.fields import ReviewState
 from storage import job_rows
 from storage.db import notify_jobs
 from storage.errors import IdempotencyConflict, NotFound
-from storage.jobs import REQUEUED, RETRYABLE, NewJob, forget_tapes, open_items
+from storage.jobs import REQUEUED, RETRYABLE, NewJob, forget_tapes, open_items, usage_totals
 from storage.models import Batch, Job
 from storage.rows import moving, owned
 
@@ -220,6 +220,7 @@ def cancel(*, session: Session, batch: Batch) -> int:
             error_type=ErrorType.CANCELLED,
             error_message="cancelled with its batch before it started",
             finished_at=func.now(),
+            **usage_totals(Job.id, billed_only=True),
         )
     ).rowcount  # type: ignore[attr-defined]
     session.execute(update(Batch).where(Batch.id == batch.id).values(cancelled_at=func.now()))

@@ -18,6 +18,7 @@ from storage.errors import InvalidState
 from storage.job_rows import NewJob, create_job
 from storage.job_rows import get_by_id as _get
 from storage.lane_models import LaneExchange, LaneItem
+from storage.ledger import IN_FLIGHT
 from storage.models import Job, LlmCall
 from storage.rows import moving, owned
 
@@ -108,15 +109,18 @@ def renew_lease(*, session: Session, job_id: uuid.UUID, attempt: int, lease_s: f
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _usage_totals(job_id: uuid.UUID) -> dict[str, Any]:
-    """The ledger sums as subqueries of the finishing UPDATE (no separate round trip)."""
+def usage_totals(job_id: Any, *, billed_only: bool = False) -> dict[str, Any]:
+    """The job's ledger sums as subqueries of an UPDATE of it (no separate round trip).
+
+    `billed_only` leaves out rows still in flight (a request out in a provider batch: its
+    row carries the reserved worst case until the answer arrives).
+    """
 
     def total(column: Any) -> Any:
-        return (
-            select(func.coalesce(func.sum(column), 0))
-            .where(LlmCall.job_id == job_id)
-            .scalar_subquery()
-        )
+        query = select(func.coalesce(func.sum(column), 0)).where(LlmCall.job_id == job_id)
+        if billed_only:
+            query = query.where(LlmCall.outcome != IN_FLIGHT)
+        return query.scalar_subquery()
 
     return {
         "input_tokens": total(LlmCall.input_tokens),
@@ -155,7 +159,7 @@ def finish(
         "error_message": error_message,
         "finished_at": func.now(),
         "lease_expires_at": None,
-        **_usage_totals(job_id),
+        **usage_totals(job_id),
     }
     if model is not None:
         values["model"] = model
@@ -251,5 +255,14 @@ def open_items(job_id: Any) -> Exists:
 
 
 def forget_tapes(*, session: Session, job_ids: list[uuid.UUID]) -> None:
-    """Drop retried jobs' batch-lane answers: a retry extracts afresh (they stay billed)."""
+    """Drop retried jobs' batch-lane answers: a retry extracts afresh (they stay billed).
+
+    Their lost requests go too (never billed, nothing to keep), so a retry gets the full
+    `max_resubmits` again instead of inheriting the first run's count.
+    """
     session.execute(delete(LaneExchange).where(LaneExchange.job_id.in_(job_ids)))
+    session.execute(
+        delete(LaneItem).where(
+            LaneItem.job_id.in_(job_ids), LaneItem.state.in_(("expired", "cancelled", "lost"))
+        )
+    )

@@ -41,14 +41,30 @@ class ParkedRequest:
     reserved_usd: Decimal
 
 
-def load_tape(*, session: Session, job_id: uuid.UUID) -> list[tuple[str, int, Any]]:
-    """The job's recorded exchanges in request order: (request sha, status, body)."""
+def load_tape(*, session: Session, job_id: uuid.UUID) -> list[tuple[str, int, Any, int | None]]:
+    """The job's recorded exchanges in request order: (request sha, status, body, call id).
+
+    The call id is the ledger row the answer was billed on (its answered item's row).
+    """
+    billed_on = (
+        select(LaneItem.call_id)
+        .where(
+            LaneItem.job_id == LaneExchange.job_id,
+            LaneItem.seq == LaneExchange.seq,
+            LaneItem.request_sha == LaneExchange.request_sha,
+            LaneItem.state.in_(("answered", "errored")),
+        )
+        .order_by(LaneItem.id.desc())
+        .limit(1)
+        .correlate(LaneExchange)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        select(LaneExchange.request_sha, LaneExchange.status, LaneExchange.body)
+        select(LaneExchange.request_sha, LaneExchange.status, LaneExchange.body, billed_on)
         .where(LaneExchange.job_id == job_id)
         .order_by(LaneExchange.seq)
     ).all()
-    return [(sha, status, body) for sha, status, body in rows]
+    return [(sha, status, body, call_id) for sha, status, body, call_id in rows]
 
 
 def custom_id(*, job_id: uuid.UUID, seq: int, attempt: int) -> str:

@@ -11,13 +11,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, cast, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.lane_models import LaneItem, ProviderBatch
 from storage.lane_results import refund
-from storage.models import Job
 
 LINE_OVERHEAD = 160  # bytes a JSONL line adds around its body (custom_id, method, url)
 
@@ -67,50 +65,64 @@ def pack(
     Due: `flush_size` items wait, or the oldest has waited `max_wait`. The batch holds at
     most `max_requests` items and `max_bytes` of JSONL; the rest wait for the next one.
     """
-    count, oldest = session.execute(
-        select(func.count(), func.min(LaneItem.created_at)).where(
+    count, oldest, now = session.execute(
+        select(func.count(), func.min(LaneItem.created_at), func.now()).where(
             LaneItem.state == "parked", LaneItem.provider == provider, LaneItem.model == model
         )
     ).one()
     if not count:
         return None
-    now = session.scalar(select(func.now()))
-    if count < flush_size and now is not None and oldest > now - max_wait:
-        return None
-    rows = session.execute(
-        select(LaneItem.id, LaneItem.request_bytes)
-        .join(Job, Job.id == LaneItem.job_id)
-        .where(LaneItem.state == "parked", LaneItem.provider == provider, LaneItem.model == model)
-        .where(Job.status == "queued", Job.parked_at.is_not(None))  # not cancelled meanwhile
-        .order_by(LaneItem.created_at)
-        .limit(max_requests)
-        .with_for_update(of=LaneItem, skip_locked=True)
-    ).all()
-    taken: list[int] = []
-    size = 0
-    for item_id, item_bytes in rows:
-        if taken and size + item_bytes + LINE_OVERHEAD > max_bytes:
-            break
-        taken.append(item_id)
-        size += item_bytes + LINE_OVERHEAD
-    if not taken:
+    if count < flush_size and oldest > now - max_wait:
         return None
     batch_id = uuid.uuid4()
-    session.execute(
-        insert(ProviderBatch).values(
-            id=batch_id,
-            provider=provider,
-            model=model,
-            request_count=len(taken),
-            request_bytes=size,
-        )
+    packed = session.execute(
+        _PACK,
+        {
+            "batch": batch_id,
+            "provider": provider,
+            "model": model,
+            "max_requests": max_requests,
+            "max_bytes": max_bytes,
+            "overhead": LINE_OVERHEAD,
+        },
+    ).scalar_one()
+    return batch_id if packed else None
+
+
+# One statement: lock the oldest parked items (SKIP LOCKED: another packer's are not ours),
+# keep the longest prefix that fits `max_bytes` (the first item always: alone it fits the
+# provider's own limit), record the batch and move the items into it. The job test is a
+# per-item subquery on the primary key: a join let a planner with stale statistics (a
+# table just filled) pick a nested loop over every queued job for every item.
+_PACK = text(
+    """
+    WITH picked AS (
+        SELECT i.id, i.request_bytes, i.created_at FROM lane_items i
+        WHERE i.state = 'parked' AND i.provider = :provider AND i.model = :model
+          AND (SELECT j.status = 'queued' AND j.parked_at IS NOT NULL
+               FROM jobs j WHERE j.id = i.job_id)
+        ORDER BY i.created_at, i.id
+        LIMIT :max_requests
+        FOR UPDATE OF i SKIP LOCKED
+    ), sized AS (
+        SELECT id, request_bytes + :overhead AS line_bytes,
+               row_number() OVER w AS n, sum(request_bytes + :overhead) OVER w AS running
+        FROM picked WINDOW w AS (ORDER BY created_at, id)
+    ), taken AS (
+        SELECT id, line_bytes FROM sized WHERE n = 1 OR running <= :max_bytes
+    ), batch AS (
+        INSERT INTO provider_batches (id, provider, model, request_count, request_bytes)
+        SELECT :batch, :provider, :model, count(*), sum(line_bytes) FROM taken
+        HAVING count(*) > 0
+        RETURNING id
+    ), packed AS (
+        UPDATE lane_items i SET state = 'packed', provider_batch_id = b.id
+        FROM taken t, batch b WHERE i.id = t.id
+        RETURNING 1
     )
-    session.execute(
-        update(LaneItem)
-        .where(LaneItem.id.in_(taken))
-        .values(state="packed", provider_batch_id=batch_id)
-    )
-    return batch_id
+    SELECT count(*) FROM packed
+    """
+)
 
 
 def open_batches(*, session: Session) -> list[ProviderBatch]:
@@ -124,10 +136,10 @@ def open_batches(*, session: Session) -> list[ProviderBatch]:
     )
 
 
-def batch_requests(*, session: Session, batch_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
-    """The (custom_id, body) of a provider batch's items, in packing order."""
+def batch_requests(*, session: Session, batch_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The (custom_id, body as JSON text) of a provider batch's items, in packing order."""
     rows = session.execute(
-        select(LaneItem.custom_id, LaneItem.body)
+        select(LaneItem.custom_id, cast(LaneItem.body, Text))
         .where(LaneItem.provider_batch_id == batch_id)
         .order_by(LaneItem.id)
     ).all()

@@ -81,6 +81,17 @@ def close_call(*, session: Session, call_id: int, result: CallResult) -> bool:
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+def judge_call(*, session: Session, call_id: int, outcome: str) -> bool:
+    """Record a replayed batch answer's verdict (`validation_error`) on its billed row."""
+    done = session.execute(
+        update(LlmCall)
+        .where(LlmCall.id == call_id, LlmCall.outcome == "ok")
+        .values(outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 # An in-flight row is an orphan once its attempt no longer runs (the job was requeued,
 # fenced or finished without closing it), or once it outlived any live call. A short
 # grace keeps the reconciler off a call whose close is committing right now.

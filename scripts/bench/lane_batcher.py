@@ -6,7 +6,7 @@ round does with them, through the batcher's own functions, timing two parts:
 - pack: `storage.lane_batches.pack` (one transaction), reading the packed bodies back
   (`batch_requests`, as `Batcher.submit` does) and `providers.encode_jsonl` of them;
 - ingest: `OpenAIBatches.results` (download of the output file from the local simulator
-  and `parse_line` per line) and `ingest.ingest` per result, `INGEST_CHUNK` per transaction.
+  and `parse_line` per line) and `ingest.ingest_chunk`, `INGEST_CHUNK` results per transaction.
 The upload, the create and the wait for the batch to end are not timed: they are the
 provider's. Afterwards lane.py starts the batcher again and the woken jobs must all succeed
 (their workers replay the ingested answers), which shows the timed ingest was real.
@@ -15,6 +15,7 @@ provider's. Afterwards lane.py starts the batcher again and the woken jobs must 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from scripts.bench.env import BENCH_ENV, BenchStack
 from storage import lane_batches
 from storage.db import session_scope
 from tasks.batchlane.batcher import INGEST_CHUNK
-from tasks.batchlane.ingest import ingest, switch_rule
+from tasks.batchlane.ingest import ingest_chunk, switch_rule
 from tasks.batchlane.openai_batches import OpenAIBatches
 from tasks.batchlane.providers import BatchRequest, encode_jsonl
 
@@ -98,7 +99,7 @@ def _pack(stack: BenchStack, *, n: int) -> tuple[uuid.UUID, list[BatchRequest]]:
         raise RuntimeError("nothing was packed")
     with session_scope(stack.db_url) as session:
         pairs = lane_batches.batch_requests(session=session, batch_id=batch_id)
-    requests = [BatchRequest(custom_id=c, body=b) for c, b in pairs]
+    requests = [BatchRequest(c, body) for c, body in pairs]
     if len(requests) != n:
         raise RuntimeError(f"packed {len(requests)} of {n} parked items")
     return batch_id, requests
@@ -133,11 +134,11 @@ def measure(stack: BenchStack, *, n: int) -> BatcherSpeed:
     began = time.perf_counter()
     switch = switch_rule(app, dt.datetime.now(dt.UTC))
     results = provider.results(provider_batch_id=sent.provider_batch_id)
-    while chunk := [r for _, r in zip(range(INGEST_CHUNK), results, strict=False)]:
+    while chunk := list(itertools.islice(results, INGEST_CHUNK)):
         with session_scope(stack.db_url) as session:
-            for result in chunk:
-                kind = ingest(session=session, config=app, result=result, switch=switch)
-                kinds[kind] = kinds.get(kind, 0) + 1
+            counted = ingest_chunk(session=session, config=app, results=chunk, switch=switch)
+        for kind, count in counted.items():
+            kinds[kind] = kinds.get(kind, 0) + count
     ingest_s = time.perf_counter() - began
 
     with session_scope(stack.db_url) as session:

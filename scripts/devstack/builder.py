@@ -200,12 +200,16 @@ class StackBuilder:
         }
         stack = Stack(run_dir=run_dir, env=env)
         try:
-            sim_url = stack.simulator(port=sim_port, latency_ms=sim_latency_ms)
-            api_url = stack.api(port=free_port(), workers=api_workers)
+            # Every process starts at once (their imports overlap); then the two that
+            # answer HTTP are waited for.
+            sim_url = stack.simulator(port=sim_port, latency_ms=sim_latency_ms, wait=False)
+            api_url = stack.api(port=free_port(), workers=api_workers, wait=False)
             if scheduler:
                 stack.scheduler()
             for spec in workers:
                 stack.worker(name=spec.name, tiers=spec.tiers, concurrency=spec.concurrency)
+            stack.wait_ready("simulator", sim_url)
+            stack.wait_ready("api", api_url)
             # inside the try: `kind` may create tenants, which can fail too
             made = kind(stack, api_url, sim_url, db_url, redis_url, env)
         except BaseException:

@@ -37,18 +37,24 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def simulator(self, *, port: int, latency_ms: int = 0) -> str:
-        """Start the provider simulator; returns its base URL."""
+    def simulator(self, *, port: int, latency_ms: int = 0, wait: bool = True) -> str:
+        """Start the provider simulator; returns its base URL (`wait`: once it answers)."""
         self._spawn(
             "simulator",
             [PY, "-m", "scripts.simulator", "--port", str(port), "--latency-ms", str(latency_ms)],
         )
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/sim/stats", proc=self.procs["simulator"])
+        if wait:
+            self.wait_ready("simulator", url)
         return url
 
-    def api(self, *, port: int, workers: int = 1) -> str:
-        """Start the API (`workers` uvicorn processes); returns its base URL."""
+    def wait_ready(self, name: str, url: str) -> None:
+        """Wait until the simulator or the API started at `url` answers its health check."""
+        path = "/sim/stats" if name == "simulator" else "/health"
+        wait_http(f"{url}{path}", proc=self.procs[name])
+
+    def api(self, *, port: int, workers: int = 1, wait: bool = True) -> str:
+        """Start the API (`workers` uvicorn processes); returns its base URL (`wait`: ready)."""
         self._spawn(
             "api",
             [
@@ -67,7 +73,8 @@ class Stack:
             ],
         )
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/health", proc=self.procs["api"])
+        if wait:
+            self.wait_ready("api", url)
         return url
 
     def worker(self, *, name: str, tiers: str = "low,medium,high", concurrency: int = 16) -> None:
@@ -126,20 +133,29 @@ class Stack:
 
     def stop(self, name: str, timeout: float = 20.0) -> int | None:
         """SIGTERM then wait (SIGKILL after `timeout`); returns the exit code."""
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return None if proc is None else proc.returncode
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait(timeout=5)
+        return self._stop_together([name], timeout).get(name)
+
+    def _stop_together(self, names: list[str], timeout: float) -> dict[str, int | None]:
+        """SIGTERM all of them at once, then wait for each (SIGKILL after `timeout`)."""
+        procs = {n: p for n in names if (p := self.procs.pop(n, None)) is not None}
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        codes: dict[str, int | None] = {}
+        for name, proc in procs.items():
+            try:
+                codes[name] = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                codes[name] = proc.wait(timeout=5)
+        return codes
 
     def stop_all(self) -> None:
-        """Stop every process, workers first."""
-        for name in sorted(self.procs, key=lambda n: n in ("simulator", "api")):
-            self.stop(name)
+        """Stop every process: the workers and the others together, then simulator and API."""
+        front = ("simulator", "api")
+        self._stop_together([n for n in self.procs if n not in front], 20.0)
+        self._stop_together([n for n in self.procs if n in front], 20.0)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         """The end of a process's log, for failure messages."""

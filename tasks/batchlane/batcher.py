@@ -15,6 +15,7 @@ NOTIFY within milliseconds. Crash safety (docs/batch-lane.md):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from storage import lane_batches as store
 from storage.db import session_scope
 from storage.lane_models import ProviderBatch
 from storage.lane_results import wake_budget_waiters
-from tasks.batchlane.ingest import ingest, switch_rule
+from tasks.batchlane.ingest import ingest_chunk, switch_rule
 from tasks.batchlane.providers import BatchProvider, BatchRequest, ItemResult, Submitted
 
 log = structlog.get_logger(__name__)
@@ -127,7 +128,7 @@ class Batcher:
         with session_scope() as session:
             pairs = store.batch_requests(session=session, batch_id=row.id)
             taken = store.open_provider_batch_ids(session=session, provider=row.provider)
-        requests = [BatchRequest(custom_id=c, body=b) for c, b in pairs]
+        requests = [BatchRequest(c, body) for c, body in pairs]
         found: Submitted | None = None
         if row.id not in self.fresh:  # may have been created before a crash
             try:
@@ -224,19 +225,27 @@ class Batcher:
         switch = switch_rule(app, dt.datetime.now(dt.UTC))
         counts: dict[str, int] = {}
         results = provider.results(provider_batch_id=row.provider_batch_id)
-        while True:
-            chunk = [r for _, r in zip(range(INGEST_CHUNK), results, strict=False)]
-            if not chunk:
-                break
+        while chunk := list(itertools.islice(results, INGEST_CHUNK)):
             with session_scope() as session:
-                for result in chunk:
-                    kind = ingest(session=session, config=app, result=result, switch=switch)
-                    counts[kind] = counts.get(kind, 0) + 1
+                _add(
+                    counts, ingest_chunk(session=session, config=app, results=chunk, switch=switch)
+                )
         with session_scope() as session:  # no line at all: the batch failed, or lost them
-            for custom_id in store.pending_custom_ids(session=session, batch_id=row.id):
-                lost = ItemResult(custom_id=custom_id, kind="expired", status=None, body=None)
-                kind = ingest(session=session, config=app, result=lost, switch=switch)
-                counts[f"missing_{kind}"] = counts.get(f"missing_{kind}", 0) + 1
-            # their holds settled below the worst case: jobs waiting for budget try again
+            missing = store.pending_custom_ids(session=session, batch_id=row.id)
+        for start in range(0, len(missing), INGEST_CHUNK):
+            lost = [
+                ItemResult(custom_id=custom_id, kind="expired", status=None, body=None)
+                for custom_id in missing[start : start + INGEST_CHUNK]
+            ]
+            with session_scope() as session:
+                kinds = ingest_chunk(session=session, config=app, results=lost, switch=switch)
+            _add(counts, {f"missing_{kind}": n for kind, n in kinds.items()})
+        with session_scope() as session:
+            # holds settled below the worst case: jobs waiting for budget try again
             counts["woken"] = wake_budget_waiters(session=session)
         log.info("provider_batch_ingested", submission_id=str(row.id), failed=failed, **counts)
+
+
+def _add(counts: dict[str, int], more: dict[str, int]) -> None:
+    for kind, n in more.items():
+        counts[kind] = counts.get(kind, 0) + n

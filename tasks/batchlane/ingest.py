@@ -1,8 +1,9 @@
-"""One provider batch result line into Postgres: bill it, settle it, tape it, wake its job."""
+"""Provider batch result lines into Postgres: bill them, settle them, tape them, wake the jobs."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic.types
@@ -42,34 +43,49 @@ def _usage(provider: str, body: dict[str, Any] | None) -> TokenUsage:
         return TokenUsage(0, 0, 0)
 
 
-def ingest(*, session: Session, config: AppConfig, result: ItemResult, switch: store.Switch) -> str:
-    """Record one item's result (idempotent: an item already resolved is skipped)."""
-    item = store.lock_item(session=session, custom_id=result.custom_id)
-    if item is None:
-        return "skipped"
-    if result.kind in ("answered", "errored") and result.status is not None:
-        usage = _usage(item.provider, result.body) if result.kind == "answered" else None
-        usage = usage or TokenUsage(0, 0, 0)
-        cost = call_cost(
-            model=config.models[item.model],
-            usage=usage,
-            day=item.created_at.astimezone(dt.UTC).date(),  # the lane's price on its day
-            lane="batch",
-        )
-        answer = store.Answer(
-            status=result.status,
-            body=result.body,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cost_usd=cost,
-            outcome="ok" if result.status == 200 else f"http_{result.status}",
-        )
-        store.resolve_answered(
-            session=session, item=item, answer=answer, state=result.kind, switch=switch
-        )
-        return result.kind
-    state = result.kind if result.kind in ("expired", "cancelled") else "lost"
-    store.resolve_unanswered(session=session, item=item, state=state, switch=switch)
-    return state
+def ingest_chunk(
+    *, session: Session, config: AppConfig, results: Sequence[ItemResult], switch: store.Switch
+) -> dict[str, int]:
+    """Record a chunk of results in one transaction; counts per kind (idempotent).
+
+    An item already resolved (a result read again after a crash) or named twice in the
+    chunk is `skipped`: nothing of it is billed again.
+    """
+    items = store.lock_items(session=session, custom_ids=[r.custom_id for r in results])
+    counts: dict[str, int] = {}
+    resolutions: list[store.Resolution] = []
+    for result in results:
+        item = items.pop(result.custom_id, None)
+        resolution = None if item is None else _resolution(config, item, result)
+        kind = "skipped" if resolution is None else resolution.state
+        counts[kind] = counts.get(kind, 0) + 1
+        if resolution is not None:
+            resolutions.append(resolution)
+    store.resolve(session=session, resolutions=resolutions, switch=switch)
+    return counts
+
+
+def _resolution(config: AppConfig, item: store.LockedItem, result: ItemResult) -> store.Resolution:
+    """What one result does to its item: bill its answer at the batch price, or refund it."""
+    if result.kind not in ("answered", "errored") or result.status is None:
+        state = result.kind if result.kind in ("expired", "cancelled") else "lost"
+        return store.Resolution(item=item, state=state, answer=None)
+    usage = _usage(item.provider, result.body) if result.kind == "answered" else None
+    usage = usage or TokenUsage(0, 0, 0)
+    cost = call_cost(
+        model=config.models[item.model],
+        usage=usage,
+        day=item.created_at.astimezone(dt.UTC).date(),  # the lane's price on its day
+        lane="batch",
+    )
+    answer = store.Answer(
+        status=result.status,
+        body=result.body,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cost_usd=cost,
+        outcome="ok" if result.status == 200 else f"http_{result.status}",
+    )
+    return store.Resolution(item=item, state=result.kind, answer=answer)

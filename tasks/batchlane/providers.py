@@ -52,10 +52,25 @@ HTTP_STATUS_OF_ERROR = {
 
 @dataclass(frozen=True, slots=True)
 class BatchRequest:
-    """One item: its custom_id and the exact realtime request body (model included)."""
+    """One item: its custom_id and the realtime request body (model included) as JSON text.
+
+    Text, not a dict: the batcher reads it from Postgres as text and splices it into the
+    JSONL line, so packing never parses and re-encodes megabytes of request bodies.
+    """
 
     custom_id: str
-    body: dict[str, Any]
+    body_json: str
+
+    @classmethod
+    def of(cls, custom_id: str, body: dict[str, Any]) -> BatchRequest:
+        """The request with this body."""
+        return cls(custom_id, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The body as a dict, parsed on each use (the Anthropic SDK takes one)."""
+        parsed: dict[str, Any] = json.loads(self.body_json)
+        return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +143,9 @@ class BatchProvider(Protocol):
 
 def jsonl_line(request: BatchRequest) -> bytes:
     """One OpenAI Batch input line, newline included."""
-    line = {
-        "custom_id": request.custom_id,
-        "method": "POST",
-        "url": OPENAI_ENDPOINT,
-        "body": request.body,
-    }
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    head = {"custom_id": request.custom_id, "method": "POST", "url": OPENAI_ENDPOINT}
+    opening = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    return f'{opening},"body":{request.body_json}}}\n'.encode()
 
 
 def encode_jsonl(requests: Sequence[BatchRequest]) -> bytes:

@@ -156,7 +156,10 @@ class _Recorder:
 
     def on_error(self, error: Exception, *_: Any, **__: Any) -> None:
         self.flush()
-        self.replaying = False
+        replayed, self.replaying = self.replaying, False
+        if replayed:  # a recorded error: billed when the batcher recorded it
+            self.call_id = None
+            return
         if self.open_error is not None or self.call_id is None:
             return  # no ledger row was opened, so the request never left: nothing to bill
         latency = int((time.monotonic() - self.started) * 1000)
@@ -194,6 +197,7 @@ def _open_ledger_row(request: Any) -> None:
             request.extensions[REPLAY] = recorded
             recorder.flush()
             recorder.replaying = True
+            recorder.call_id = recorded.call_id  # the row billed when the answer arrived
             return
     recorder.on_send()
     if recorder.call_id is not None:  # OpenAI's tracing header: ties the call to its row

@@ -41,6 +41,10 @@ class CallLedger(Protocol):
         """Complete the call's row with its cost; False if it was billed as unknown first."""
         ...
 
+    def judged(self, *, call_id: int, outcome: str) -> None:
+        """A replayed batch answer's verdict (`validation_error`) on its already billed row."""
+        ...
+
 
 @dataclass
 class Outcome:

@@ -75,7 +75,15 @@ class Tally:
     def sink(self, record: CallRecord) -> None:
         """Price an answered call and complete its ledger row."""
         if record.replayed:  # answered from the tape: billed when the batcher recorded it
-            self.reasks += record.outcome == "validation_error"
+            invalid = record.outcome == "validation_error"
+            self.reasks += invalid
+            if invalid and record.call_id is not None:  # the batcher could not know that
+                bookkeep(
+                    "ledger_judge",
+                    self.engine.ledger.judged,
+                    call_id=record.call_id,
+                    outcome=record.outcome,
+                )
             return
         cost = call_cost(model=self.model_cfg, usage=record.usage, day=self.engine.today())
         self.actual_in += record.usage.input_tokens

@@ -38,6 +38,7 @@ class Exchange:
     request_sha: str
     status: int
     body: dict[str, Any] | None
+    call_id: int | None = None  # its ledger row (billed when the answer was recorded)
 
 
 class Captured(TaskError):

@@ -69,3 +69,7 @@ class AttemptLedger:
             status_code=rec.status_code,
         )
         return self._store.close_call(call_id=rec.call_id, result=result)
+
+    def judged(self, *, call_id: int, outcome: str) -> None:
+        """A replayed batch answer failed validation: its billed row says so."""
+        self._store.judge_call(call_id=call_id, outcome=outcome)

@@ -53,7 +53,7 @@ class PostgresLaneStore:
         def load() -> list[Exchange]:
             with session_scope(autocommit=True) as session:
                 rows = lane.load_tape(session=session, job_id=job.id)
-            return [Exchange(sha, status, body) for sha, status, body in rows]
+            return [Exchange(*row) for row in rows]
 
         return retry_transient("load_tape", load)
 
@@ -94,7 +94,9 @@ def tape_for(store: LaneStore, job: Job) -> Tape | None:
 
 def worst_case(config: AppConfig, captured: Captured, model: str) -> tuple[int, Decimal]:
     """The request's size in bytes and its worst-case cost at the batch price."""
-    content = json.dumps(captured.body, separators=(",", ":"))
+    # The length of the text Postgres gives back for the stored JSONB (spaced separators,
+    # no ASCII escapes), which the batcher splices into the provider's input file.
+    content = json.dumps(captured.body, ensure_ascii=False)
     body = captured.body
     max_out = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
     day = dt.datetime.now(dt.UTC).date()

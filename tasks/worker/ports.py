@@ -82,6 +82,10 @@ class JobStore(Protocol):
         """Complete an opened call; False if the reconciler had closed it as unknown."""
         ...
 
+    def judge_call(self, *, call_id: int, outcome: str) -> None:
+        """Record a replayed batch answer's verdict on the row billed when it arrived."""
+        ...
+
     def ocr_text(self, *, sha256: str) -> OcrText | None:
         """A scan's stored OCR text and words, None until one worker has read it."""
         ...

@@ -28,6 +28,7 @@ from storage.ledger import (
     CallResult,
     CallRow,
     close_call,
+    judge_call,
     open_call,
     record_call,
 )
@@ -182,6 +183,15 @@ class PostgresJobStore:
                 return tries > 1 and _outcome(session, call_id) not in (IN_FLIGHT, UNKNOWN)
 
         return retry_transient("ledger_close", complete)
+
+    def judge_call(self, *, call_id: int, outcome: str) -> None:
+        """Record a replayed batch answer's verdict on its billed row (idempotent)."""
+
+        def judge() -> None:
+            with session_scope(autocommit=True) as session:
+                judge_call(session=session, call_id=call_id, outcome=outcome)
+
+        retry_transient("ledger_judge", judge)
 
     def ocr_text(self, *, sha256: str) -> OcrText | None:
         """A scan's stored OCR text and words (storage/scans.py)."""

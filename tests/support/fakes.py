@@ -21,6 +21,14 @@ def _detached(job: Job) -> Job:
     return Job(**{attr.key: getattr(job, attr.key) for attr in inspect(Job).column_attrs})
 
 
+class NoReplays:
+    """A test ledger's `judged`: these tests replay no batch answers, so none is judged."""
+
+    def judged(self, *, call_id: int, outcome: str) -> None:
+        """Nothing to record: no row was billed by a batcher here."""
+        raise AssertionError(f"no replayed answer expected (call {call_id}: {outcome})")
+
+
 @dataclass
 class MemoryJobStore:
     """A `JobStore` over dicts, with the same fence as Postgres: attempt and status."""
@@ -115,6 +123,13 @@ class MemoryJobStore:
         with self._lock:
             self.ledger.append(row)
             return len(self.ledger) - 1
+
+    def judge_call(self, *, call_id: int, outcome: str) -> None:
+        """Set a billed row's outcome, as the UPDATE of an `ok` row does."""
+        with self._lock:
+            row = self.ledger[call_id]
+            if row.outcome == "ok":
+                self.ledger[call_id] = CallRow(**{**row.__dict__, "outcome": outcome})
 
     def close_call(self, *, call_id: int, result: CallResult) -> bool:
         """Complete an in-flight row, as the fenced UPDATE does."""

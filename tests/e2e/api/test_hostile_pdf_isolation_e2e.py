@@ -45,6 +45,7 @@ def _p99(client: httpx.Client) -> tuple[float, list[float]]:
     return statistics.quantiles(took, n=100)[98], took
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_ten_hostile_pdfs_in_flight_keep_another_tenants_post_p99_under_100_ms(
     parsing: LiveStack,
 ) -> None:

@@ -118,6 +118,7 @@ def _large_lines(count: int, size: int) -> Iterator[bytes]:
         yield json.dumps({"text": text_, "filename": f"r{n}.txt"}).encode() + b"\n"
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_forty_ten_mib_lines_grow_the_api_process_by_less_than_150_mib(
     intake: LiveStack,
 ) -> None:

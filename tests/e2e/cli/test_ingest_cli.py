@@ -159,6 +159,7 @@ def _batch_of(stack: LiveStack, job_id: str) -> str:
         return str(session.scalar(select(Job.batch_id).where(Job.id == uuid.UUID(job_id))))
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_ingest_killed_mid_upload_then_rerun_has_one_job_per_document(
     stack: LiveStack, tmp_path: Path
 ) -> None:

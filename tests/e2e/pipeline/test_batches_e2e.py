@@ -82,6 +82,7 @@ def results(client: httpx.Client, batch_id: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in resp.iter_lines() if line]
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_a_large_batch_finishes_with_counts_adding_up_and_one_result_line_each(
     stack: LiveStack, tenant: Tenant
 ) -> None:

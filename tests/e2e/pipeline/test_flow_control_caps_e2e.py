@@ -39,6 +39,7 @@ pytestmark = pytest.mark.e2e
 CAP_LATENCY_MS = 500
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_cap_of_ten_holds_across_two_worker_processes(stack_factory: StackFactory) -> None:
     cap, total = 10, 500
     workers = [WorkerSpec(name=f"w{i}", tiers="low", concurrency=16) for i in (1, 2)]
@@ -101,6 +102,7 @@ def test_cap_of_ten_holds_across_two_worker_processes(stack_factory: StackFactor
 # ---------------------------------------------------------------------------- 2. crash
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_sigkilled_worker_frees_its_slots_within_the_ttl_and_its_jobs_finish(
     stack_factory: StackFactory,
 ) -> None:

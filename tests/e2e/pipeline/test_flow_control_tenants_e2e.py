@@ -38,6 +38,7 @@ pytestmark = pytest.mark.e2e
 # ---------------------------------------------------------------------------- 3. budget
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_budget_is_never_exceeded_under_fifty_concurrent_jobs(stack_factory: StackFactory) -> None:
     jobs_n = 50
     # equal-length documents cost the same; a tight output cap keeps the worst case near it
@@ -120,6 +121,7 @@ def test_budget_is_never_exceeded_under_fifty_concurrent_jobs(stack_factory: Sta
 # ---------------------------------------------------------------------------- 5. fairness
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_small_tenant_finishes_while_big_batch_is_running(stack_factory: StackFactory) -> None:
     per_tenant_cap, big_n, small_n = 8, 1000, 10
     with running(
@@ -174,6 +176,7 @@ def test_small_tenant_finishes_while_big_batch_is_running(stack_factory: StackFa
 # ---------------------------------------------------------------------------- 6. kill switch
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_kill_switch_pauses_and_resumes(stack_factory: StackFactory) -> None:
     with running(
         stack_factory, name="kill", workers=[WorkerSpec(name="w1", tiers="low", concurrency=8)]

@@ -114,6 +114,7 @@ def primary_requests(stack: LiveStack) -> int:
     return int(stats["by_model"].get(PRIMARY, {}).get("requests", 0))
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_thirty_percent_faults_all_jobs_succeed_and_ledger_counts_every_injected_fault(
     stack: LiveStack,
 ) -> None:

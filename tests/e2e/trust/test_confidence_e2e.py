@@ -83,6 +83,7 @@ def _finished(client: httpx.Client, batch_id: str) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.faults  # slow: `make test-faults`
 def test_confidence_separates_hallucinated_fields_from_correct_ones(live: LiveStack) -> None:
     rng = random.Random(20261201)
     truths = [_truth(rng) for _ in range(DOCUMENTS)]

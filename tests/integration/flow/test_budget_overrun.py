@@ -28,6 +28,7 @@ from tasks.flow.budget import PostgresBudget
 from tasks.flow.killswitch import MemoryKillSwitch
 from tasks.flow.semaphore import MemorySlotLimiter
 from tests.integration.flow.budget_accounts import NOW, pg_summary, tenant_and_job
+from tests.support.fakes import NoReplays
 
 MODEL = "gpt-5.6-luna"  # first of the low tier's chain
 # Far above any worst case the engine reserves for a one-line memo (and above the budget).
@@ -52,7 +53,7 @@ class OverbillingProvider:
 
 
 @dataclass
-class Ledger:
+class Ledger(NoReplays):
     """The job's call ledger, in memory: what the engine opened and what it billed."""
 
     billed: list[Billed] = field(default_factory=list)

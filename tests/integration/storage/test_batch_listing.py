@@ -17,10 +17,10 @@ from schemas.jobs import JobStatus
 from storage import batch_pages
 from storage import batches as batch_store
 from storage.db import session_scope
-from storage.jobs import NewJob
 from storage.models import Batch, Job
 from storage.rows import Cursor
 from storage.tenants import create_tenant
+from tests.support.store_seed import new_job
 
 Q, R, S = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED
 F, C = JobStatus.FAILED, JobStatus.CANCELLED
@@ -57,19 +57,7 @@ def _batch(pg_url: str, tenant_id: uuid.UUID, statuses: tuple[JobStatus, ...]) -
             webhook_url=None,
             key=None,
         )
-        rows = [
-            NewJob(
-                tenant_id=tenant_id,
-                schema_name="invoice",
-                schema_version="1",
-                prompt_version="1",
-                tier="low",
-                tier_reason="test",
-                document_sha256=None,
-                status=status,
-            )
-            for status in statuses
-        ]
+        rows = [new_job(tenant_id, status=status) for status in statuses]
         batch_store.add_jobs(session=session, batch_id=batch.id, rows=rows)
         return batch.id
 

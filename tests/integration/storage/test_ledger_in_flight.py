@@ -9,12 +9,11 @@ from decimal import Decimal
 from sqlalchemy import select, text, update
 
 from schemas.jobs import JobStatus
-from storage import bulk
 from storage import jobs as job_store
 from storage.db import session_scope
 from storage.ledger import CallResult, CallRow, close_call, close_orphans, open_call
 from storage.models import Job, LlmCall
-from storage.tenants import create_tenant
+from tests.support.store_seed import tenant_with_jobs
 
 GRACE = dt.timedelta(seconds=0)
 MAX_CALL = dt.timedelta(seconds=600)
@@ -22,29 +21,12 @@ RESERVED = Decimal("0.012345")
 
 
 def _running_job(pg_url: str) -> tuple[uuid.UUID, uuid.UUID]:
+    tenant_id, (job_id,) = tenant_with_jobs(pg_url, prefix="ledger")
     with session_scope(pg_url) as session:
-        tenant = create_tenant(
-            session=session,
-            name=f"ledger-{uuid.uuid4().hex[:8]}",
-            monthly_budget_usd=Decimal(10),
-            concurrency=4,
-        )
-        row = job_store.NewJob(
-            tenant_id=tenant.id,
-            schema_name="invoice",
-            schema_version="1",
-            prompt_version="1",
-            tier="low",
-            tier_reason="test",
-            document_sha256=None,
-            status=JobStatus.QUEUED,
-        )
-        bulk.insert_jobs(session=session, rows=[row])
-        job_id = session.execute(select(Job.id).where(Job.tenant_id == tenant.id)).scalar_one()
         claimed = job_store.claim(session=session, job_id=job_id, worker="w:1", lease_s=60)
         assert claimed is not None
         assert claimed.attempts == 1
-        return tenant.id, job_id
+    return tenant_id, job_id
 
 
 def _open(pg_url: str, tenant_id: uuid.UUID, job_id: uuid.UUID, *, attempt: int = 1) -> int:

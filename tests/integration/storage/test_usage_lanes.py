@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from storage import bulk, usage
+from storage import usage
 from storage.db import session_scope
-from storage.jobs import NewJob
 from storage.ledger import CallRow, open_call
-from storage.models import Job, LlmCall
-from storage.tenants import create_tenant
+from storage.models import LlmCall
+from tests.support.store_seed import tenant_with_jobs
 
 DAY = dt.date(2026, 11, 23)
 NOON = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
@@ -24,25 +23,8 @@ NOON = dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC)
 
 def _job(pg_url: str) -> tuple[uuid.UUID, uuid.UUID]:
     """A tenant of its own and one job to hang ledger rows on."""
-    with session_scope(pg_url) as session:
-        tenant = create_tenant(
-            session=session,
-            name=f"lanes-{uuid.uuid4().hex[:8]}",
-            monthly_budget_usd=Decimal(10),
-            concurrency=4,
-        )
-        new = NewJob(
-            tenant_id=tenant.id,
-            schema_name="invoice",
-            schema_version="1",
-            prompt_version="1",
-            tier="low",
-            tier_reason="test",
-            document_sha256=None,
-        )
-        bulk.insert_jobs(session=session, rows=[new])
-        job_id = session.execute(select(Job.id).where(Job.tenant_id == tenant.id)).scalar_one()
-        return tenant.id, job_id
+    tenant_id, job_ids = tenant_with_jobs(pg_url, prefix="lanes")
+    return tenant_id, job_ids[0]
 
 
 def _call(tenant_id: uuid.UUID, job_id: uuid.UUID, seq: int, **values: Any) -> dict[str, Any]:

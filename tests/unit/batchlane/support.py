@@ -29,7 +29,7 @@ def chat_request(custom_id: str, text: str = DOC) -> BatchRequest:
             "json_schema": {"name": "Invoice", "schema": SCHEMA},
         },
     }
-    return BatchRequest(custom_id=custom_id, body=body)
+    return BatchRequest.of(custom_id, body)
 
 
 def messages_request(custom_id: str, text: str = DOC) -> BatchRequest:
@@ -41,7 +41,7 @@ def messages_request(custom_id: str, text: str = DOC) -> BatchRequest:
         "tools": [{"name": "Invoice", "input_schema": SCHEMA}],
         "tool_choice": {"type": "tool", "name": "Invoice"},
     }
-    return BatchRequest(custom_id=custom_id, body=body)
+    return BatchRequest.of(custom_id, body)
 
 
 def configure(sim: BackgroundSimulator, **changes: Any) -> None:

@@ -46,7 +46,7 @@ def test_anthropic_results_map_error_types_to_http_statuses_and_keep_the_error_b
 ) -> None:
     configure(sim, batch_delay_s=0, batch_error_rate=0.15, batch_expire_rate=0.15)
     provider = AnthropicBatches(anthropic_client)
-    broken = BatchRequest("no-max-tokens", {"model": "claude-sim-haiku", "messages": []})
+    broken = BatchRequest.of("no-max-tokens", {"model": "claude-sim-haiku", "messages": []})
     requests = [*(messages_request(f"k-{i}") for i in range(60)), broken]
     submitted = provider.submit(submission_id="sub-kinds", requests=requests)
     poll_until_ended(provider, submitted.provider_batch_id)

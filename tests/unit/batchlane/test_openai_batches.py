@@ -54,7 +54,7 @@ def test_openai_results_carry_each_kind_with_its_http_status_and_error_body(
     configure(sim, batch_delay_s=0, batch_error_rate=0.15, batch_expire_rate=0.15)
     provider = OpenAIBatches(openai_client)
     # At seed 0 this custom_id draws "succeeded", so its 400 comes from validating the body.
-    broken = BatchRequest("broken-body", {"model": "gpt-5.6-luna", "messages": []})
+    broken = BatchRequest.of("broken-body", {"model": "gpt-5.6-luna", "messages": []})
     requests = [*(chat_request(f"k-{i}") for i in range(60)), broken]
     submitted = provider.submit(submission_id="sub-kinds", requests=requests)
     polled = poll_until_ended(provider, submitted.provider_batch_id)

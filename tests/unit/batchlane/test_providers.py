@@ -21,7 +21,9 @@ from tasks.batchlane.providers import (
 
 def req(custom_id: str, text: str = "x") -> BatchRequest:
     """A small request whose size grows with `text`."""
-    return BatchRequest(custom_id, {"model": "m", "messages": [{"role": "user", "content": text}]})
+    return BatchRequest.of(
+        custom_id, {"model": "m", "messages": [{"role": "user", "content": text}]}
+    )
 
 
 def test_encode_jsonl_writes_one_post_line_per_request_with_the_exact_body() -> None:

@@ -15,6 +15,7 @@ from schemas.config import DEFAULT_CONFIG, load_config
 from tasks.engine import chain as engine_mod
 from tasks.engine.models import Engine
 from tasks.errors import CircuitOpen, ProviderError
+from tests.support.fakes import NoReplays
 
 
 class Out(BaseModel):
@@ -45,7 +46,7 @@ class World:
         return Out(x=1)
 
 
-class _Ports:
+class _Ports(NoReplays):
     def __init__(self, world: World) -> None:
         self.world = world
 

@@ -15,13 +15,14 @@ from tasks.engine import chain
 from tasks.engine.cost import TokenUsage
 from tasks.engine.llm import CallRecord
 from tasks.engine.models import Billed, Engine
+from tests.support.fakes import NoReplays
 
 
 class Out(BaseModel):
     x: int
 
 
-class Ports:
+class Ports(NoReplays):
     """Flow ports that allow everything, and a ledger and budget that remember."""
 
     def __init__(self, *, close_ok: bool = True) -> None:
@@ -113,3 +114,25 @@ def test_a_row_the_reconciler_already_billed_as_unknown_settles_at_its_reserved_
     ports = Ports(close_ok=False)
     _call(ports, _answering)
     assert ports.settled == list(ports.rows.values())  # the reserved cost, not the actual
+
+
+def test_a_replayed_answer_that_failed_validation_marks_its_billed_row_and_bills_nothing() -> None:
+    class Judging(Ports):
+        def __init__(self) -> None:
+            super().__init__()
+            self.verdicts: list[tuple[int, str]] = []
+
+        def judged(self, *, call_id: int, outcome: str) -> None:
+            self.verdicts.append((call_id, outcome))
+
+    def replaying(*, sink: Any, model: str, provider: str, **_: Any) -> BaseModel:
+        usage = TokenUsage(1000, 50)
+        sink(CallRecord(model, provider, usage, 5, "validation_error", 200, 41, replayed=True))
+        sink(CallRecord(model, provider, usage, 5, "ok", 200, 42, replayed=True))
+        return Out(x=1)
+
+    ports = Judging()
+    _call(ports, replaying)
+    assert ports.verdicts == [(41, "validation_error")]
+    assert ports.rows == {}  # no row opened: both answers were billed when recorded
+    assert ports.settled == [Decimal(0)]

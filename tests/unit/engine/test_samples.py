@@ -26,6 +26,7 @@ from tasks.flow.bucket import MemoryTokenBucket
 from tasks.flow.budget import MemoryBudget
 from tasks.flow.killswitch import MemoryKillSwitch
 from tasks.flow.semaphore import MemorySlotLimiter
+from tests.support.fakes import NoReplays
 from tests.support.worker_fakes import SUMMARY, TEXT, enveloped
 
 SECOND = {**SUMMARY, "title": "Memo (second look)"}
@@ -33,7 +34,7 @@ SAMPLE_2 = "Independent sample 2."
 
 
 @dataclass
-class Ledger:
+class Ledger(NoReplays):
     """A call ledger that remembers every row opened and every billed answer."""
 
     opened: list[str] = field(default_factory=list)

@@ -140,3 +140,17 @@ def test_a_recorded_provider_error_raises_the_sdks_own_error(sent: list[bytes]) 
     with playing(Tape([error], park=True)), pytest.raises(openai.BadRequestError):
         _extract([], [])
     assert sent == []
+
+
+def test_a_replayed_invalid_answer_names_the_row_it_was_billed_on_with_its_verdict(
+    sent: list[bytes],
+) -> None:
+    first = _capture(Tape([], park=True))
+    invalid = Exchange(first.request_sha, 200, tool_completion(first.body, {"x": -1}), 41)
+    records: list[CallRecord] = []
+    with playing(Tape([invalid], park=False)):
+        _extract(records, [])
+    assert [(r.replayed, r.call_id, r.outcome) for r in records] == [
+        (True, 41, "validation_error"),
+        (False, 1, "ok"),
+    ]
