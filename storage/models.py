@@ -141,11 +141,13 @@ class Job(Base):
             "id",
             postgresql_where=text("review_state = 'pending'"),
         ),
-        Index(
-            "ix_jobs_active",
+        Index(  # what holds a tenant's slots: running, or published and not yet claimed
+            "ix_jobs_in_flight",
             "tier",
-            "status",
-            postgresql_where=text("status IN ('queued','running')"),
+            "tenant_id",
+            postgresql_where=text(
+                "status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL)"
+            ),
         ),
     )
 

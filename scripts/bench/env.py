@@ -94,6 +94,10 @@ class BenchEnv:
             raise RuntimeError("start() first")
         return self.builder
 
+    def database(self, name: str) -> str:
+        """A fresh migrated database of the bench's Postgres; its SQLAlchemy URL."""
+        return self._started().database(name)
+
     def redis_url(self) -> str:
         """A fresh Redis database number of the bench's server."""
         return self._started().redis_db_url()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -16,13 +17,32 @@ from schemas.config import Tier
 from schemas.trust.envelope import is_envelope
 from tasks.documents.tokens import estimate_tokens
 from tasks.engine.models import Engine
+from tasks.engine.ports import BudgetHold
 from tasks.engine.retry import backoff_s, classify
 from tasks.engine.tally import Tally, bookkeep
-from tasks.errors import CircuitOpen, ProviderError, TaskError, ValidationFailed
+from tasks.errors import BudgetExceeded, CircuitOpen, ProviderError, TaskError, ValidationFailed
 from tasks.observability import spans
 
 log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
+BUDGET_POLL_S = 0.5  # the budget is held by calls in flight: how often to try again
+
+
+def reserve_waiting(engine: Engine, amount_usd: Decimal, deadline: float) -> BudgetHold:
+    """Hold one call's worst case; while other calls hold the rest, wait for them to settle.
+
+    Money held by calls in flight mostly comes back (a call's worst case is far above its
+    usual cost), so failing then would leave budget unspent. With nothing held, or no time
+    left, the refusal stands: it says what the call needs and what is left.
+    """
+    while True:
+        engine.killswitch.check()
+        try:
+            return engine.budget.reserve(amount_usd)
+        except BudgetExceeded as exc:
+            if not exc.context.get("held") or engine.clock() + BUDGET_POLL_S > deadline:
+                raise
+        engine.sleep(BUDGET_POLL_S)
 
 
 @functools.lru_cache(maxsize=512)
@@ -117,7 +137,8 @@ def call_model(
                 last_status=status,
             )
         tally = Tally(engine, model, chunk, est_in, max_out)
-        hold = engine.budget.reserve(tally.worst(calls=tier_cfg.max_reasks + 1))
+        # The first call's hold, before the slot: waiting for money must not hold a slot.
+        tally.first = reserve_waiting(engine, tally.next_cost(), deadline)
         try:
             engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
             with (
@@ -174,7 +195,7 @@ def call_model(
                 stats.reasks += tally.reasks
             return parsed
         finally:
-            bookkeep("budget_settle", hold.settle, tally.owed)
+            bookkeep("budget_settle", tally.settle_rest)
             if tally.actual_in:
                 bookkeep(
                     "bucket_correct",

@@ -12,6 +12,7 @@ from schemas.extractors.validation import MAX_VIOLATIONS
 from tasks.engine.cost import call_cost, worst_case_cost
 from tasks.engine.llm import CallRecord
 from tasks.engine.models import Billed, Engine
+from tasks.engine.ports import BudgetHold
 from tasks.observability import metrics, spans
 
 log = structlog.get_logger("tasks.engine.chain")  # the name these lines always logged under
@@ -21,7 +22,11 @@ REASK_OVERHEAD = 200 + MAX_VIOLATIONS * 40
 
 
 class Tally:
-    """One transport attempt's calls: opens each row before it is sent, prices each answer."""
+    """One transport attempt's calls: a hold and a ledger row before each call is sent.
+
+    Each provider call holds its own worst case, taken just before it leaves (a re-ask's
+    when it happens, not every re-ask up front), and settles to its cost when it answers.
+    """
 
     def __init__(
         self, engine: Engine, model: str, chunk: int | None, est_in: int, max_out: int
@@ -29,20 +34,13 @@ class Tally:
         self.engine, self.model, self.chunk, self.est_in = engine, model, chunk, est_in
         self.model_cfg = engine.config.models[model]
         self.max_out = max_out
-        self.spent = Decimal(0)
         self.actual_in = 0
         self.opened = 0
-        self.unanswered: dict[int, Decimal] = {}  # sent, no answer yet: row id -> reserved
+        self.first: BudgetHold | None = None  # the first call's hold, taken before the slot
+        # sent, no answer yet: row id (or -n for the n-th call when the ledger gave no id)
+        # -> its hold and the amount held
+        self.unanswered: dict[int, tuple[BudgetHold, Decimal]] = {}
         self.reasks = 0  # answers that failed parsing or validation (each caused a re-ask)
-
-    @property
-    def owed(self) -> Decimal:
-        """What the hold settles to: the answered calls, and the worst case of the rest.
-
-        A call that never answered keeps its in-flight row, which the reconciler closes as
-        `unknown` at that worst case; settling the same amount keeps spend equal to the ledger.
-        """
-        return self.spent + sum(self.unanswered.values(), Decimal(0))
 
     def _one(self, index: int) -> Decimal:
         # Call `index` (0-based) resends the prompt plus each earlier answer and its errors.
@@ -54,23 +52,41 @@ class Tally:
             day=self.engine.today(),
         )
 
-    def worst(self, *, calls: int) -> Decimal:
-        """The most `calls` answers (the first and its re-asks) can cost: the hold."""
-        return sum((self._one(i) for i in range(calls)), Decimal(0))
+    def next_cost(self) -> Decimal:
+        """The worst case of the next call (its output no more than its own `max_tokens`)."""
+        return self._one(self.opened)
 
     def open(self) -> int | None:
-        """Open the next call's ledger row at its worst case (a re-ask resends more)."""
+        """Hold the next call's worst case and open its ledger row (raising: not sent)."""
         reserved = self._one(self.opened)
+        hold = self.first if self.first is not None else self.engine.budget.reserve(reserved)
+        self.first = None
         self.opened += 1
-        call_id = self.engine.ledger.open(
-            provider=self.model_cfg.provider,
-            model=self.model,
-            chunk=self.chunk,
-            reserved_usd=reserved,
-        )
-        if call_id is not None:
-            self.unanswered[call_id] = reserved
+        try:
+            call_id = self.engine.ledger.open(
+                provider=self.model_cfg.provider,
+                model=self.model,
+                chunk=self.chunk,
+                reserved_usd=reserved,
+            )
+        except BaseException:
+            bookkeep("budget_settle", hold.settle, Decimal(0))  # never sent: nothing owed
+            raise
+        self.unanswered[call_id if call_id is not None else -self.opened] = (hold, reserved)
         return call_id
+
+    def settle_rest(self) -> None:
+        """Settle what is still held: an unused first hold at zero, unanswered calls in full.
+
+        A call that never answered keeps its in-flight row, which the reconciler closes as
+        `unknown` at its worst case; settling the same amount keeps spend equal to the ledger.
+        """
+        if self.first is not None:
+            bookkeep("budget_settle", self.first.settle, Decimal(0))
+            self.first = None
+        held, self.unanswered = self.unanswered, {}
+        for hold, reserved in held.values():
+            bookkeep("budget_settle", hold.settle, reserved)
 
     def sink(self, record: CallRecord) -> None:
         """Price an answered call and complete its ledger row."""
@@ -90,14 +106,19 @@ class Tally:
         self.reasks += record.outcome == "validation_error"
         metrics.record_call(record, cost)
         spans.record_call(record, cost)
-        reserved = self.unanswered.pop(record.call_id, None) if record.call_id is not None else None
+        key = record.call_id
+        if key is None:  # no row id: the oldest such call answered first
+            key = next((k for k in self.unanswered if k < 0), None)
+        held = self.unanswered.pop(key, None) if key is not None else None
         # The provider answered: a ledger blip must not turn that into a retry. A row not
         # completed here stays at its reserved cost (the reconciler closes it as unknown),
         # and the hold settles to what the row will say.
         closed = bookkeep(
             "ledger_close", self.engine.ledger.close, Billed(record, cost, self.chunk)
         )
-        self.spent += cost if closed is not False or reserved is None else reserved
+        if held is not None:
+            hold, reserved = held
+            bookkeep("budget_settle", hold.settle, cost if closed is not False else reserved)
 
 
 def bookkeep(step: str, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

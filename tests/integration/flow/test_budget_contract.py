@@ -89,8 +89,8 @@ def test_daily_cap_rejects_before_monthly(open_account: OpenAccount) -> None:
     assert "2026-11-23" in message
     assert "budget 1.000000" in message
     assert "spent 0.800000" in message
-    assert "reserved 0.000000" in message
-    assert "requested 0.500000" in message
+    assert "held by calls in flight 0.000000" in message
+    assert "needs 0.500000 USD at worst and 0.200000 USD is left" in message
     assert account.summary()["month_reserved_usd"] == 0  # nothing half-reserved
     account.clock.now += dt.timedelta(days=1)  # tomorrow
     account.budget.reserve(Decimal("0.50")).settle(Decimal("0.50"))
