@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from tasks.batchlane.providers import (
     ItemResult,
     Polled,
     Submitted,
+    unique_results,
 )
 
 LIST_PAGE = 100
@@ -100,13 +100,7 @@ class AnthropicBatches:
         with self.client.messages.batches.with_streaming_response.results(
             provider_batch_id
         ) as response:
-            for raw in response.iter_lines():
-                if not raw.strip():
-                    continue
-                result = parse_line(json.loads(raw))
-                if result.custom_id not in seen:
-                    seen.add(result.custom_id)
-                    yield result
+            yield from unique_results(response.iter_lines(), parse_line, seen)
 
     def cancel(self, *, provider_batch_id: str) -> None:
         """Ask Anthropic to cancel; requests already answered keep their results."""

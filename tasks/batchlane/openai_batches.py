@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from tasks.batchlane.providers import (
     Submitted,
     encode_jsonl,
     epoch,
+    unique_results,
 )
 
 METADATA_KEY = "docqueue_submission"
@@ -107,13 +107,7 @@ class OpenAIBatches:
             if file_id is None:
                 continue
             with self.client.files.with_streaming_response.content(file_id) as response:
-                for raw in response.iter_lines():
-                    if not raw.strip():
-                        continue
-                    result = parse_line(json.loads(raw))
-                    if result.custom_id not in seen:
-                        seen.add(result.custom_id)
-                        yield result
+                yield from unique_results(response.iter_lines(), parse_line, seen)
 
     def cancel(self, *, provider_batch_id: str) -> None:
         """Ask OpenAI to cancel; a batch that already ended is left as it is."""

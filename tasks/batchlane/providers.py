@@ -141,6 +141,19 @@ class BatchProvider(Protocol):
         ...
 
 
+def unique_results(
+    lines: Iterator[Any], parse: Callable[[dict[str, Any]], ItemResult], seen: set[str]
+) -> Iterator[ItemResult]:
+    """Parse a results file's JSON lines, skipping blanks and custom_ids already in `seen`."""
+    for raw in lines:
+        if not raw.strip():
+            continue
+        result = parse(json.loads(raw))
+        if result.custom_id not in seen:
+            seen.add(result.custom_id)
+            yield result
+
+
 def jsonl_line(request: BatchRequest) -> bytes:
     """One OpenAI Batch input line, newline included."""
     head = {"custom_id": request.custom_id, "method": "POST", "url": OPENAI_ENDPOINT}

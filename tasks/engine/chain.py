@@ -36,13 +36,13 @@ def reserve_waiting(engine: Engine, amount_usd: Decimal, deadline: float) -> Bud
     left, the refusal stands: it says what the call needs and what is left.
     """
     while True:
-        engine.killswitch.check()
         try:
             return engine.budget.reserve(amount_usd)
         except BudgetExceeded as exc:
             if not exc.context.get("held") or engine.clock() + BUDGET_POLL_S > deadline:
                 raise
         engine.sleep(BUDGET_POLL_S)
+        engine.killswitch.check()  # the attempt checked it before; a long wait checks again
 
 
 @functools.lru_cache(maxsize=512)
