@@ -21,8 +21,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, TextClause, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
@@ -65,8 +66,8 @@ def _create_spend(session: Session, tenant_id: uuid.UUID, keys: list[str]) -> No
 # autocommit session: no client round trip happens under the lock). It locks both spend
 # rows in period order, checks every capped period, and only if all pass adds the amount
 # to both and records the reservation. Rows missing are created by the caller first.
-_RESERVE = text(
-    """
+# storage.held_calls adds a call's ledger row to these CTEs.
+RESERVE_CTES = """
     WITH spend AS (
         SELECT s.period, s.spent_usd, s.reserved_usd,
                CASE WHEN s.period = :month THEN t.monthly_budget_usd
@@ -90,16 +91,20 @@ _RESERVE = text(
         FROM verdict WHERE ok
         RETURNING id
     )
+"""
+_RESERVE = text(
+    RESERVE_CTES  # noqa: S608 - constant SQL pieces, no input
+    + """
     SELECT period, spent_usd, reserved_usd, budget, (SELECT count(*) FROM held) AS held
     FROM spend ORDER BY period
     """
 )
 
 # Same idea: mark the reservation settled (its row first), then lock both spend rows in
-# period order and move the amount from reserved to spent, in one statement.
-_SETTLE = text(
-    """
-    WITH r AS (
+# period order and move the amount from reserved to spent, in one statement. `{actual}` is
+# the SQL of the amount spent: a parameter here, a choice in storage.held_calls.
+SETTLE_CTES = """
+    r AS (
         UPDATE budget_reservations SET settled_at = now()
         WHERE id = :reservation_id AND settled_at IS NULL
         RETURNING tenant_id, month, day, amount_usd
@@ -110,13 +115,59 @@ _SETTLE = text(
         FOR UPDATE OF s
     ), moved AS (
         UPDATE tenant_spend s
-        SET reserved_usd = s.reserved_usd - l.amount_usd, spent_usd = s.spent_usd + :actual
+        SET reserved_usd = s.reserved_usd - l.amount_usd, spent_usd = s.spent_usd + {actual}
         FROM locked l WHERE s.tenant_id = l.tenant_id AND s.period = l.period
         RETURNING s.period
     )
-    SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM moved)
-    """
+"""
+_SETTLE = text(
+    "WITH "  # noqa: S608 - constant SQL pieces, no input
+    + SETTLE_CTES.format(actual=":actual")
+    + "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM moved)"
 )
+
+
+def reservation_params(
+    *,
+    tenant_id: uuid.UUID,
+    job_id: uuid.UUID,
+    amount_usd: Decimal,
+    now: dt.datetime,
+    lane: str = "realtime",
+    reservation_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The parameters of RESERVE_CTES (a new reservation id unless given), amount rounded up."""
+    if amount_usd < 0:
+        raise ValueError(f"cannot reserve a negative amount: {amount_usd}")
+    month, day = periods(now)
+    return {
+        "tenant_id": tenant_id,
+        "job_id": job_id,
+        "month": month,
+        "day": day,
+        "amount": amount_usd.quantize(MICRO_USD, rounding=ROUND_CEILING),
+        "reservation_id": reservation_id or uuid.uuid4(),
+        "lane": lane,
+    }
+
+
+def run_reservation(*, session: Session, statement: TextClause, params: dict[str, Any]) -> Row[Any]:
+    """Run a statement built on RESERVE_CTES; its first row if held, else BudgetExhausted."""
+    rows = session.execute(statement, params).all()
+    if len(rows) < 2:  # the first reservation of this month or day: create the rows, retry
+        _budgets(session, params["tenant_id"])  # NotFound for an unknown tenant
+        _create_spend(session, params["tenant_id"], [params["month"], params["day"]])
+        rows = session.execute(statement, params).all()
+    if rows and rows[0].held:
+        return rows[0]
+    amount = params["amount"]
+    for row in rows:  # month sorts first: checked first
+        period, spent, reserved, budget = row[0], row[1], row[2], row[3]
+        if budget is not None and spent + reserved + amount > budget:
+            raise BudgetExhausted(
+                period=period, budget=budget, spent=spent, reserved=reserved, requested=amount
+            )
+    raise NotFound("tenant spend rows", params["tenant_id"])  # pragma: no cover - deleted
 
 
 def reserve(
@@ -133,33 +184,12 @@ def reserve(
     A `batch` hold waits for a provider batch item (up to its window): the ledger never
     settles it, the batcher does when the item's result arrives or it expires.
     """
-    if amount_usd < 0:
-        raise ValueError(f"cannot reserve a negative amount: {amount_usd}")
-    amount = amount_usd.quantize(MICRO_USD, rounding=ROUND_CEILING)
-    month, day = periods(now)
-    reservation_id = uuid.uuid4()
-    params = {
-        "tenant_id": tenant_id,
-        "job_id": job_id,
-        "month": month,
-        "day": day,
-        "amount": amount,
-        "reservation_id": reservation_id,
-        "lane": lane,
-    }
-    rows = session.execute(_RESERVE, params).all()
-    if len(rows) < 2:  # the first reservation of this month or day: create the rows, retry
-        _budgets(session, tenant_id)  # NotFound for an unknown tenant
-        _create_spend(session, tenant_id, [month, day])
-        rows = session.execute(_RESERVE, params).all()
-    if rows and rows[0].held:
-        return reservation_id
-    for period, spent, reserved, budget, _ in rows:  # month sorts first: checked first
-        if budget is not None and spent + reserved + amount > budget:
-            raise BudgetExhausted(
-                period=period, budget=budget, spent=spent, reserved=reserved, requested=amount
-            )
-    raise NotFound("tenant spend rows", tenant_id)  # pragma: no cover - deleted mid-flight
+    params = reservation_params(
+        tenant_id=tenant_id, job_id=job_id, amount_usd=amount_usd, now=now, lane=lane
+    )
+    run_reservation(session=session, statement=_RESERVE, params=params)
+    reservation_id: uuid.UUID = params["reservation_id"]
+    return reservation_id
 
 
 def settle(*, session: Session, reservation_id: uuid.UUID, actual_usd: Decimal) -> bool:

@@ -1,6 +1,7 @@
 """Job verbs: read, claim, renew, finish (fenced), release, retry, find a reusable one.
 
-Creating jobs (NewJob, create_job) is storage.job_rows, re-exported here.
+Creating jobs (NewJob, create_job) is storage.job_rows, the claim storage.claims, the
+finish storage.finishes: all re-exported here.
 """
 
 from __future__ import annotations
@@ -13,30 +14,35 @@ from sqlalchemy import Exists, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from schemas.jobs import JobStatus
+from storage.claims import claim, claim_with_text
 from storage.db import notify_jobs
 from storage.errors import InvalidState
+from storage.finishes import Finished, finish, landed, usage_totals
 from storage.job_rows import NewJob, create_job
 from storage.job_rows import get_by_id as _get
 from storage.lane_models import LaneExchange, LaneItem
-from storage.ledger import IN_FLIGHT
-from storage.models import Job, LlmCall
+from storage.models import Job
 from storage.rows import moving, owned
 
-# NewJob and create_job live in storage.job_rows; callers keep importing them from here.
+# Callers keep importing these from here (see the module docstring).
 __all__ = [
     "REQUEUED",
     "RETRYABLE",
+    "Finished",
     "NewJob",
     "claim",
+    "claim_with_text",
     "create_job",
     "find_reusable",
     "finish",
     "forget_tapes",
     "get_job",
+    "landed",
     "load_job",
     "release",
     "renew_lease",
     "retry",
+    "usage_totals",
 ]
 
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)  # what an explicit retry requeues
@@ -67,38 +73,6 @@ def load_job(*, session: Session, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
-def claim(*, session: Session, job_id: uuid.UUID, worker: str, lease_s: float) -> Job | None:
-    """Atomically move a queued job (or a running one whose lease expired) to running.
-
-    Returns None when another worker holds it or it is finished: a duplicate delivery is a
-    no-op. The incremented `attempts` is the fence every later write must present.
-    """
-    now = func.now()
-    lease = now + dt.timedelta(seconds=lease_s)
-    # RETURNING the whole row: one statement, no second SELECT to load the claimed job.
-    return session.scalars(
-        update(Job)
-        .where(
-            Job.id == job_id,
-            # a parked job waits on a provider batch: a stale message must not run it again
-            (moving(from_=(JobStatus.QUEUED,), to=JobStatus.RUNNING) & Job.parked_at.is_(None))
-            | (
-                moving(from_=(JobStatus.RUNNING,), to=JobStatus.RUNNING)
-                & (Job.lease_expires_at < now)
-            ),
-        )
-        .values(
-            status=JobStatus.RUNNING,
-            attempts=Job.attempts + 1,
-            worker=worker,
-            started_at=func.coalesce(Job.started_at, now),
-            lease_expires_at=lease,
-        )
-        .returning(Job),
-        execution_options={"populate_existing": True},
-    ).one_or_none()
-
-
 def renew_lease(*, session: Session, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool:
     """Extend the lease of the running attempt; False if the attempt was fenced out."""
     result = session.execute(
@@ -107,74 +81,6 @@ def renew_lease(*, session: Session, job_id: uuid.UUID, attempt: int, lease_s: f
         .values(lease_expires_at=func.now() + dt.timedelta(seconds=lease_s))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def usage_totals(job_id: Any, *, billed_only: bool = False) -> dict[str, Any]:
-    """The job's ledger sums as subqueries of an UPDATE of it (no separate round trip).
-
-    `billed_only` leaves out rows still in flight (a request out in a provider batch: its
-    row carries the reserved worst case until the answer arrives).
-    """
-
-    def total(column: Any) -> Any:
-        query = select(func.coalesce(func.sum(column), 0)).where(LlmCall.job_id == job_id)
-        if billed_only:
-            query = query.where(LlmCall.outcome != IN_FLIGHT)
-        return query.scalar_subquery()
-
-    return {
-        "input_tokens": total(LlmCall.input_tokens),
-        "output_tokens": total(LlmCall.output_tokens),
-        "cost_usd": total(LlmCall.cost_usd),
-    }
-
-
-def finish(
-    *,
-    session: Session,
-    job_id: uuid.UUID,
-    attempt: int,
-    status: JobStatus,
-    result: dict[str, Any] | None = None,
-    model: str | None = None,
-    chunks: int | None = None,
-    cache_hit: bool = False,
-    error_type: str | None = None,
-    error_message: str | None = None,
-    trust: dict[str, Any] | None = None,
-) -> bool:
-    """Write the outcome of `attempt`, fenced: a stale attempt writes nothing (returns False).
-
-    Usage is summed from the ledger, so every billed call (re-asks, failed attempts) counts.
-    `trust` holds the trust columns (evidence, confidence, review_state, document_fit,
-    warnings, ocr_pages) when the worker assessed the result.
-    """
-    values: dict[str, Any] = {
-        **(trust or {}),
-        "status": status,
-        "result": result,
-        "chunks": chunks,
-        "cache_hit": cache_hit,
-        "error_type": error_type,
-        "error_message": error_message,
-        "finished_at": func.now(),
-        "lease_expires_at": None,
-        **usage_totals(job_id),
-    }
-    if model is not None:
-        values["model"] = model
-    updated = session.execute(
-        update(Job)
-        .where(
-            Job.id == job_id,
-            Job.attempts == attempt,
-            moving(from_=(JobStatus.RUNNING,), to=status),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    notify_jobs(session=session)  # a slot freed: wake the scheduler
-    return bool(updated.rowcount)  # type: ignore[attr-defined]
 
 
 def release(*, session: Session, job_id: uuid.UUID, attempt: int) -> bool:

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import LlmCall
@@ -62,6 +62,16 @@ class CallResult:
 def record_call(*, session: Session, row: CallRow) -> None:
     """Append one finished call to the ledger."""
     session.execute(insert(LlmCall).values(**row.__dict__))
+
+
+def find_call(*, session: Session, job_id: uuid.UUID, attempt: int, seq: int) -> int | None:
+    """The id of the ledger row of a job's attempt's `seq`-th call, if it was written."""
+    found = session.execute(
+        select(LlmCall.id)
+        .where(LlmCall.job_id == job_id, LlmCall.attempt == attempt, LlmCall.seq == seq)
+        .limit(1)
+    ).scalar()
+    return int(found) if found is not None else None
 
 
 def open_call(*, session: Session, row: CallRow) -> int:

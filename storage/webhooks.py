@@ -67,6 +67,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+# storage.finishes builds this body in SQL too; a change here goes there as well.
 def job_payload(job: Job) -> dict[str, Any]:
     """The `job.finished` body: ids, status, error and usage; never text or results."""
     error = {"type": job.error_type, "message": job.error_message or ""} if job.error_type else None

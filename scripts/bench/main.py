@@ -1,6 +1,6 @@
 """`make bench`: measure docqueue against the raw Celery floor on this machine.
 
-    python -m scripts.bench [--quick] [--only raw,overhead,cap,enqueue,poll,lane,scale,memory]
+    python -m scripts.bench [--quick] [--only raw,overhead,cap,enqueue,poll,lane,scale,memory,procs]
                             [--json out.json] [--strict]
 
 Starts its own Postgres, Redis, simulator, API, scheduler and workers in a temp dir (all on

@@ -9,13 +9,14 @@ from scripts.bench import api as bench_api
 from scripts.bench import lane as bench_lane
 from scripts.bench import memory as bench_memory
 from scripts.bench import pipeline as bench_pipeline
+from scripts.bench import procs as bench_procs
 from scripts.bench import raw as bench_raw
 from scripts.bench import scale as bench_scale
 from scripts.bench.env import BenchEnv
 from scripts.bench.pgconns import PeakConnections
 from scripts.bench.rows import Row
 
-SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll", "lane", "scale", "memory")
+SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll", "lane", "scale", "memory", "procs")
 # The same worker layout for the raw floor and the overhead run: a fair comparison.
 OVERHEAD_WORKERS = [("w1", 16), ("w2", 16)]
 CAP_WORKERS = [("w1", 40), ("w2", 40)]
@@ -40,6 +41,7 @@ class Sizes:
     lane_items: int  # parked items the batcher's pack and ingest are timed over
     scale: tuple[int, int, int]  # active tenants, queued jobs, finished jobs (scripts/bench/scale)
     memory: tuple[int, int]  # jobs before the first RSS reading, and in all (scripts/bench/memory)
+    procs: tuple[int, int] = (5_000, 1_000)  # raw tasks and documents per process count
 
 
 FULL = Sizes(
@@ -56,7 +58,18 @@ FULL = Sizes(
     (1_000, 20_000),
 )
 QUICK = Sizes(
-    1_000, 300, 600, 10_000, 100_000, 500, 600, 100, 500, (1_000, 10**5, 10**5), (300, 3_000)
+    1_000,
+    300,
+    600,
+    10_000,
+    100_000,
+    500,
+    600,
+    100,
+    500,
+    (1_000, 10**5, 10**5),
+    (300, 3_000),
+    (1_000, 200),
 )
 
 
@@ -110,6 +123,13 @@ def _overhead(env: BenchEnv, sizes: Sizes, out: dict[str, Any]) -> list[Row]:
         )
     )
     return rows
+
+
+def _procs(env: BenchEnv, sizes: Sizes, out: dict[str, Any]) -> list[Row]:
+    n_raw, n_docs = sizes.procs
+    return bench_procs.scenario(
+        env, n_raw=n_raw, n_docs=n_docs, overrides=NO_TPM, timeout=sizes.timeout_s / 6, out=out
+    )
 
 
 def _cap(env: BenchEnv, sizes: Sizes, out: dict[str, Any]) -> list[Row]:
@@ -205,6 +225,9 @@ def run(env: BenchEnv, sizes: Sizes, which: set[str], out: dict[str, Any], say: 
         rows += bench_scale.scenario(
             env, tenants=tenants, queued=queued, finished=finished, out=out
         )
+    if "procs" in which:
+        say("running procs")
+        rows += _procs(env, sizes, out)
     if "memory" in which:
         say("running memory")
         first, total = sizes.memory

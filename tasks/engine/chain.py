@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -17,8 +16,7 @@ from schemas.config import Tier
 from schemas.trust.envelope import is_envelope
 from tasks.documents.tokens import estimate_tokens
 from tasks.engine.models import Engine
-from tasks.engine.ports import BudgetHold
-from tasks.engine.retry import backoff_s, classify
+from tasks.engine.retry import CallFailure, backoff_s, classify
 from tasks.engine.tally import Tally, bookkeep
 from tasks.errors import BudgetExceeded, CircuitOpen, ProviderError, TaskError, ValidationFailed
 from tasks.observability import spans
@@ -26,23 +24,6 @@ from tasks.observability import spans
 log = structlog.get_logger(__name__)
 CIRCUIT_POLL_S = 0.5  # every model circuit-open: how often to look for a half-open probe
 BUDGET_POLL_S = 0.5  # the budget is held by calls in flight: how often to try again
-
-
-def reserve_waiting(engine: Engine, amount_usd: Decimal, deadline: float) -> BudgetHold:
-    """Hold one call's worst case; while other calls hold the rest, wait for them to settle.
-
-    Money held by calls in flight mostly comes back (a call's worst case is far above its
-    usual cost), so failing then would leave budget unspent. With nothing held, or no time
-    left, the refusal stands: it says what the call needs and what is left.
-    """
-    while True:
-        try:
-            return engine.budget.reserve(amount_usd)
-        except BudgetExceeded as exc:
-            if not exc.context.get("held") or engine.clock() + BUDGET_POLL_S > deadline:
-                raise
-        engine.sleep(BUDGET_POLL_S)
-        engine.killswitch.check()  # the attempt checked it before; a long wait checks again
 
 
 @functools.lru_cache(maxsize=512)
@@ -75,10 +56,8 @@ def call_chain(
         last: TaskError | None = None
         only_open_circuits = True
         for model in engine.config.tiers[tier].models:
-            engine.killswitch.check()  # before the breaker, so a pause never strands its probe
-            if not engine.breaker.allow(model=model):
-                last = last or CircuitOpen(f"{model}: circuit open", attempts=attempts)
-                continue
+            # before the breaker (the gate's first step), so a pause never strands its probe
+            engine.killswitch.check()
             try:
                 with structlog.contextvars.bound_contextvars(model=model):  # on every log line
                     return call_model(
@@ -105,6 +84,17 @@ def call_chain(
         engine.sleep(CIRCUIT_POLL_S)
 
 
+@dataclass
+class _Try:
+    """How one try through the gate ended, for what follows it."""
+
+    max_reasks: int
+    status: int | None  # the last HTTP status an error carried
+    ok: bool | None = None  # the provider's health, once it is known (None: not recorded)
+    wait_s: float = 0.0  # before the next try: a backoff, or a wait for budget
+    budget_wait: bool = False  # nothing was sent: the wait is not a try
+
+
 def call_model(
     *,
     engine: Engine,
@@ -116,7 +106,11 @@ def call_model(
     deadline: float,
     stats: CallStats | None = None,
 ) -> BaseModel:
-    """Call one model with transport retries (full-jitter backoff, retry-after honoured)."""
+    """Call one model with transport retries (full-jitter backoff, retry-after honoured).
+
+    Each try passes the gate (breaker, token bucket, slot: one Redis round trip when all
+    let it through) and leaves it once (slot back, bucket corrected, health recorded).
+    """
     cfg = engine.config
     model_cfg = cfg.models[model]
     tier_cfg = cfg.tiers[tier]
@@ -125,26 +119,29 @@ def call_model(
     # Quotes ride along with an enveloped answer: it may run longer (and is reserved so).
     factor = cfg.trust.evidence_output_factor if is_envelope(response_model) else 1.0
     max_out = int(tier_cfg.max_output_tokens * factor)
+    gate = engine.call_gate()
     status: int | None = None
-    for attempt in range(1, cfg.retry.max_attempts + 1):
+    attempt = 0
+    while attempt < cfg.retry.max_attempts:
+        attempt += 1
         engine.killswitch.check()
-        # A retry is a new call: once the breaker opened (or this call was the half-open
-        # probe and failed), fail over instead of hammering a model known to be down.
-        if attempt > 1 and not engine.breaker.allow(model=model):
-            raise CircuitOpen(
-                f"circuit opened after {attempt - 1} attempts",
-                attempts=attempt - 1,
-                last_status=status,
-            )
-        tally = Tally(engine, model, chunk, est_in, max_out)
-        # The first call's hold, before the slot: waiting for money must not hold a slot.
-        tally.first = reserve_waiting(engine, tally.next_cost(), deadline)
         try:
-            engine.rate.take(key=model, tokens=est_in, per_minute=model_cfg.tokens_per_minute)
-            with (
-                engine.limiter.slot(key=model, cap=model_cfg.concurrency),
-                spans.provider_call(model=model, provider=model_cfg.provider, attempt=attempt),
-            ):
+            passage = gate.enter(
+                model=model,
+                tokens=est_in,
+                per_minute=model_cfg.tokens_per_minute,
+                cap=model_cfg.concurrency,
+            )
+        except CircuitOpen as exc:
+            # A retry is a new call: once the breaker opened (or this call was the half-open
+            # probe and failed), fail over instead of hammering a model known to be down.
+            tries = attempt - 1
+            message = f"circuit opened after {tries} attempts" if tries else "circuit open"
+            raise CircuitOpen(message, attempts=tries, last_status=status) from exc
+        tally = Tally(engine, model, chunk, est_in, max_out)
+        tried = _Try(max_reasks=tier_cfg.max_reasks, status=status)
+        try:
+            with spans.provider_call(model=model, provider=model_cfg.provider, attempt=attempt):
                 parsed = engine.extract(
                     provider=model_cfg.provider,
                     model=model,
@@ -155,57 +152,78 @@ def call_model(
                     sink=tally.sink,
                     opener=tally.open,
                 )
-        except ValidationError as exc:
-            # the provider answered; it is healthy
-            bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
-            raise ValidationFailed(
-                f"answer failed validation after {tier_cfg.max_reasks} re-asks: {brief(exc)}",
-                attempts=attempt,
-            ) from exc
-        except TaskError:
-            raise
-        except Exception as exc:
-            failure = classify(exc)
-            status = failure.status
-            if failure.kind == "validation":
-                raise ValidationFailed(failure.detail, attempts=attempt) from exc
-            bookkeep("breaker_record", engine.breaker.record, model=model, ok=not failure.retryable)
-            if not failure.retryable:
-                raise ProviderError(
-                    f"{failure.kind} (not retried): {failure.detail}",
-                    attempts=attempt,
-                    last_status=status,
-                ) from exc
-            delay = backoff_s(
-                attempt=attempt,
-                base_s=cfg.retry.base_delay_s,
-                cap_s=cfg.retry.max_delay_s,
-                retry_after_s=failure.retry_after_s,
-            )
-            if attempt == cfg.retry.max_attempts or engine.clock() + delay > deadline:
-                raise ProviderError(
-                    f"gave up after {attempt} attempts: {failure.kind}",
-                    attempts=attempt,
-                    last_status=status,
-                ) from exc
-            engine.sleep(delay)
+            tried.ok = True
+        except Exception as exc:  # noqa: BLE001 - _failed raises whatever ends the tries
+            _failed(engine, exc, tried, tally=tally, attempt=attempt, deadline=deadline)
         else:
-            bookkeep("breaker_record", engine.breaker.record, model=model, ok=True)
             if stats is not None:
                 stats.reasks += tally.reasks
             return parsed
         finally:
             bookkeep("budget_settle", tally.settle_rest)
-            if tally.actual_in:
-                bookkeep(
-                    "bucket_correct",
-                    engine.rate.correct,
-                    key=model,
-                    estimated=est_in,
-                    actual=tally.actual_in,
-                    per_minute=model_cfg.tokens_per_minute,
-                )
+            # no answer: no correction (the estimate stays taken); a budget wait: all back
+            used = tally.actual_in or (0 if tried.budget_wait else est_in)
+            gate.leave(passage, ok=tried.ok, actual_tokens=used)
+        attempt -= tried.budget_wait
+        status = tried.status
+        engine.sleep(tried.wait_s)  # off the slot
     raise ProviderError("retries exhausted", attempts=cfg.retry.max_attempts, last_status=status)
+
+
+def _failed(
+    engine: Engine, exc: Exception, tried: _Try, *, tally: Tally, attempt: int, deadline: float
+) -> None:
+    """Raise what ends the tries, or fill in `tried` for the next one."""
+    if isinstance(exc, ValidationError):
+        tried.ok = True  # the provider answered; it is healthy
+        raise ValidationFailed(
+            f"answer failed validation after {tried.max_reasks} re-asks: {brief(exc)}",
+            attempts=attempt,
+        ) from exc
+    if isinstance(exc, BudgetExceeded):
+        # Money held by calls in flight mostly comes back (a call's worst case is far above
+        # its usual cost): the first call waits for it, off the slot. With nothing held, or
+        # no time left, the refusal stands: it says what is needed and what is left.
+        if tally.opened or not exc.context.get("held"):
+            raise exc
+        if engine.clock() + BUDGET_POLL_S > deadline:
+            raise exc
+        tried.budget_wait, tried.wait_s = True, BUDGET_POLL_S
+        return
+    if isinstance(exc, TaskError):
+        raise exc
+    failure = classify(exc)
+    tried.status = failure.status
+    if failure.kind == "validation":
+        raise ValidationFailed(failure.detail, attempts=attempt) from exc
+    tried.ok = not failure.retryable
+    tried.wait_s = _retry_delay(engine, failure, attempt, deadline, exc)
+
+
+def _retry_delay(
+    engine: Engine, failure: CallFailure, attempt: int, deadline: float, exc: Exception
+) -> float:
+    """The backoff before the next try, or the ProviderError that ends the tries."""
+    cfg = engine.config
+    if not failure.retryable:
+        raise ProviderError(
+            f"{failure.kind} (not retried): {failure.detail}",
+            attempts=attempt,
+            last_status=failure.status,
+        ) from exc
+    delay = backoff_s(
+        attempt=attempt,
+        base_s=cfg.retry.base_delay_s,
+        cap_s=cfg.retry.max_delay_s,
+        retry_after_s=failure.retry_after_s,
+    )
+    if attempt == cfg.retry.max_attempts or engine.clock() + delay > deadline:
+        raise ProviderError(
+            f"gave up after {attempt} attempts: {failure.kind}",
+            attempts=attempt,
+            last_status=failure.status,
+        ) from exc
+    return delay
 
 
 def brief(exc: ValidationError) -> str:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from schemas.config import Settings
-from tasks.engine import caching
+from tasks.engine import caching, instructor_once
 from tasks.engine.cost import TokenUsage
 from tasks.engine.tape import REPLAY, TAPE, Captured, ReplayTransport
 
@@ -105,6 +105,9 @@ class Clients:
         """Close the HTTP pools."""
         self._openai.close()
         self._anthropic.close()
+
+
+instructor_once.install()  # before any call: instructor then checks each model once
 
 
 class _Recorder:

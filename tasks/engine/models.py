@@ -13,8 +13,17 @@ from pydantic import BaseModel
 
 from schemas.config import AppConfig
 from schemas.trust.envelope import DocumentFit
+from tasks.engine.gate import ComposedGate
 from tasks.engine.llm import CallRecord
-from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
+from tasks.engine.ports import (
+    Budget,
+    BudgetHold,
+    CallGate,
+    CircuitBreaker,
+    KillSwitch,
+    RateLimiter,
+    SlotLimiter,
+)
 
 Extract = Callable[..., BaseModel]
 
@@ -45,6 +54,24 @@ class CallLedger(Protocol):
         """A replayed batch answer's verdict (`validation_error`) on its already billed row."""
         ...
 
+    def open_held(
+        self,
+        *,
+        budget: Budget,
+        provider: str,
+        model: str,
+        chunk: int | None,
+        reserved_usd: Decimal,
+    ) -> tuple[int | None, BudgetHold]:
+        """Hold the call's worst case and write its in-flight row (raising: neither stays)."""
+        ...
+
+    def close_held(
+        self, billed: Billed, hold: BudgetHold, cost_usd: Decimal, reserved_usd: Decimal
+    ) -> bool:
+        """Complete the row and settle its hold at its cost (`reserved_usd` if billed unknown)."""
+        ...
+
 
 @dataclass
 class Outcome:
@@ -72,6 +99,15 @@ class Engine:
     budget: Budget
     killswitch: KillSwitch
     ledger: CallLedger
+    # One round trip each way through the breaker, bucket and slot (tasks/flow/gate);
+    # None: the three ports above, one after another (tasks/engine/gate.py).
+    gate: CallGate | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], dt.date] = field(default=lambda: dt.datetime.now(dt.UTC).date())
+
+    def call_gate(self) -> CallGate:
+        """The gate each provider call passes: `gate`, or the three ports composed."""
+        if self.gate is None:
+            self.gate = ComposedGate(self.limiter, self.rate, self.breaker)
+        return self.gate

@@ -3,6 +3,7 @@ production, and tests can pass their own implementations."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Protocol
@@ -37,6 +38,37 @@ class CircuitBreaker(Protocol):
 
     def record(self, *, model: str, ok: bool) -> None:
         """Feed back one call's health."""
+        ...
+
+
+class Passage(Protocol):
+    """One call let through a CallGate: it holds a slot and its estimate's tokens until `leave`."""
+
+    @property
+    def model(self) -> str:
+        """The model the call goes to (its slot's and bucket's key)."""
+        ...
+
+    @property
+    def tokens(self) -> int:
+        """The estimate taken from the bucket, corrected at `leave`."""
+        ...
+
+    @property
+    def lease_lost(self) -> threading.Event:
+        """Set once the slot's lease expired while held (a stalled heartbeat)."""
+        ...
+
+
+class CallGate(Protocol):
+    """The breaker, the token bucket and the slot of one provider call, passed together."""
+
+    def enter(self, *, model: str, tokens: int, per_minute: int, cap: int) -> Passage:
+        """Breaker, then tokens, then a slot: raise CircuitOpen, or SlotTimeout after waiting."""
+        ...
+
+    def leave(self, passage: Passage, *, ok: bool | None, actual_tokens: int) -> None:
+        """Free the slot, correct the bucket, record `ok` (None: nothing); never raises."""
         ...
 
 

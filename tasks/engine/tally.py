@@ -24,8 +24,9 @@ REASK_OVERHEAD = 200 + MAX_VIOLATIONS * 40
 class Tally:
     """One transport attempt's calls: a hold and a ledger row before each call is sent.
 
-    Each provider call holds its own worst case, taken just before it leaves (a re-ask's
-    when it happens, not every re-ask up front), and settles to its cost when it answers.
+    Each provider call holds its own worst case, taken with its ledger row just before it
+    leaves (a re-ask's when it happens, not every re-ask up front), and settles to its cost
+    with the row's completion when it answers (`CallLedger.open_held`, `close_held`).
     """
 
     def __init__(
@@ -36,7 +37,6 @@ class Tally:
         self.max_out = max_out
         self.actual_in = 0
         self.opened = 0
-        self.first: BudgetHold | None = None  # the first call's hold, taken before the slot
         # sent, no answer yet: row id (or -n for the n-th call when the ledger gave no id)
         # -> its hold and the amount held
         self.unanswered: dict[int, tuple[BudgetHold, Decimal]] = {}
@@ -59,31 +59,23 @@ class Tally:
     def open(self) -> int | None:
         """Hold the next call's worst case and open its ledger row (raising: not sent)."""
         reserved = self._one(self.opened)
-        hold = self.first if self.first is not None else self.engine.budget.reserve(reserved)
-        self.first = None
+        call_id, hold = self.engine.ledger.open_held(
+            budget=self.engine.budget,
+            provider=self.model_cfg.provider,
+            model=self.model,
+            chunk=self.chunk,
+            reserved_usd=reserved,
+        )
         self.opened += 1
-        try:
-            call_id = self.engine.ledger.open(
-                provider=self.model_cfg.provider,
-                model=self.model,
-                chunk=self.chunk,
-                reserved_usd=reserved,
-            )
-        except BaseException:
-            bookkeep("budget_settle", hold.settle, Decimal(0))  # never sent: nothing owed
-            raise
         self.unanswered[call_id if call_id is not None else -self.opened] = (hold, reserved)
         return call_id
 
     def settle_rest(self) -> None:
-        """Settle what is still held: an unused first hold at zero, unanswered calls in full.
+        """Settle the calls that never answered, in full.
 
-        A call that never answered keeps its in-flight row, which the reconciler closes as
-        `unknown` at its worst case; settling the same amount keeps spend equal to the ledger.
+        Such a call keeps its in-flight row, which the reconciler closes as `unknown` at its
+        worst case; settling the same amount keeps spend equal to the ledger.
         """
-        if self.first is not None:
-            bookkeep("budget_settle", self.first.settle, Decimal(0))
-            self.first = None
         held, self.unanswered = self.unanswered, {}
         for hold, reserved in held.values():
             bookkeep("budget_settle", hold.settle, reserved)
@@ -110,15 +102,15 @@ class Tally:
         if key is None:  # no row id: the oldest such call answered first
             key = next((k for k in self.unanswered if k < 0), None)
         held = self.unanswered.pop(key, None) if key is not None else None
+        billed = Billed(record, cost, self.chunk)
         # The provider answered: a ledger blip must not turn that into a retry. A row not
         # completed here stays at its reserved cost (the reconciler closes it as unknown),
-        # and the hold settles to what the row will say.
-        closed = bookkeep(
-            "ledger_close", self.engine.ledger.close, Billed(record, cost, self.chunk)
-        )
-        if held is not None:
-            hold, reserved = held
-            bookkeep("budget_settle", hold.settle, cost if closed is not False else reserved)
+        # and the hold settles to what the row will say (close_held does both).
+        if held is None:
+            bookkeep("ledger_close", self.engine.ledger.close, billed)
+            return
+        hold, reserved = held
+        bookkeep("ledger_close", self.engine.ledger.close_held, billed, hold, cost, reserved)
 
 
 def bookkeep(step: str, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -1,7 +1,8 @@
 """Every Redis key of flow control, in one place: the workers, the metrics and the tests share it.
 
-A semaphore's keys and a breaker's keys each share one hash tag (``{key}``, ``{model}``), so
-the multi-key Lua scripts stay legal on Redis Cluster (all of one script's keys on one slot).
+A semaphore's, a bucket's and a breaker's keys all carry the hash tag ``{key}`` (the model's
+name), so every multi-key Lua script stays legal on Redis Cluster (all of one script's keys on
+one slot), the call gate's too: it touches all three mechanisms of one model in one script.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def semaphore(key: str) -> SemaphoreKeys:
 
 def bucket(key: str) -> str:
     """The hash (level, ts) of the tokens-per-minute bucket on `key`."""
-    return f"{PREFIX}:tpm:{key}"
+    return f"{PREFIX}:tpm:{{{key}}}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from schemas.jobs import JobStatus
 from storage.extractor_models import Extractor, ExtractorVersion
+from storage.jobs import Finished
 from storage.ledger import CallResult, CallRow
 from storage.models import Job
 from storage.scans import OcrText, ScanClaim
@@ -58,8 +59,8 @@ class JobStore(Protocol):
         """Hand the attempt back to the queue (fenced)."""
         ...
 
-    def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> bool:
-        """Write the attempt's terminal state (fenced); False when fenced out."""
+    def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> Finished | None:
+        """Write the attempt's terminal state (fenced): the row as written, None if fenced."""
         ...
 
     def load_extractor(self, version_id: uuid.UUID) -> tuple[Extractor, ExtractorVersion] | None:
@@ -102,6 +103,6 @@ class JobStore(Protocol):
         """Store a scan's OCR once; what is stored comes back (ours or an earlier one)."""
         ...
 
-    def on_finished(self, *, job_id: uuid.UUID) -> None:
+    def on_finished(self, *, finished: Finished) -> None:
         """After a terminal write committed: count, log, owe and send webhooks. Never raises."""
         ...

@@ -180,13 +180,13 @@ def _failed(error_type: str, exc: Exception) -> Terminal:
 def _finish(runtime: Runtime, job: Job, outcome: Terminal) -> Processed:
     """The one terminal write: fenced by the attempt, then the after-finish duties."""
     with spans.span("finish"):
-        written = runtime.store.finish(job_id=job.id, attempt=job.attempts, outcome=outcome)
+        finished = runtime.store.finish(job_id=job.id, attempt=job.attempts, outcome=outcome)
         if spans.enabled():
             status, error_type = str(outcome.status), outcome.error_type
-            spans.annotate(status=status, error_type=error_type, written=written)
-        if written:
-            runtime.store.on_finished(job_id=job.id)
-    if not written:
+            spans.annotate(status=status, error_type=error_type, written=finished is not None)
+        if finished is not None:
+            runtime.store.on_finished(finished=finished)
+    if finished is None:
         return Processed(Disposition.FENCED)
     if outcome.status is JobStatus.FAILED:
         return Processed(Disposition.FAILED, outcome.error_type or str(ErrorType.INTERNAL))

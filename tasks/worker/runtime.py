@@ -15,13 +15,22 @@ import redis
 from schemas.config import Settings, get_settings
 from tasks.engine.llm import Clients, extract
 from tasks.engine.models import CallLedger, Engine, Extract
-from tasks.engine.ports import Budget, CircuitBreaker, KillSwitch, RateLimiter, SlotLimiter
+from tasks.engine.ports import (
+    Budget,
+    CallGate,
+    CircuitBreaker,
+    KillSwitch,
+    RateLimiter,
+    SlotLimiter,
+)
 from tasks.engine.tape import FreePorts
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.bucket import RedisTokenBucket
 from tasks.flow.budget import PostgresBudget
+from tasks.flow.gate import FlowGate, RedisGateBackend
 from tasks.flow.killswitch import RedisKillSwitch
 from tasks.flow.semaphore import RedisSlotLimiter
+from tasks.flow.semaphore.core import LeaseTimings
 from tasks.worker.parking import LaneStore, PostgresLaneStore
 from tasks.worker.ports import JobStore
 from tasks.worker.store import PostgresJobStore
@@ -43,6 +52,8 @@ class Runtime:
     breaker: CircuitBreaker
     killswitch: KillSwitch
     budget_for: Callable[[uuid.UUID, uuid.UUID], Budget]  # (tenant id, job id) -> budget
+    # breaker, bucket and slot in one round trip each way; None: the three ports above
+    gate: CallGate | None = None
     lanes: LaneStore = field(default_factory=PostgresLaneStore)
     worker_id: str = field(default_factory=_default_worker_id)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -76,6 +87,7 @@ class Runtime:
             budget=self.budget_for(tenant_id, job_id),
             killswitch=self.killswitch,
             ledger=ledger,
+            gate=self.gate,
         )
 
     def close(self) -> None:
@@ -84,10 +96,13 @@ class Runtime:
             close()
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """The production runtime: Postgres store and budget, Redis flow control, real SDKs."""
+def build_runtime(settings: Settings, *, client: redis.Redis | None = None) -> Runtime:
+    """The production runtime: Postgres store and budget, Redis flow control, real SDKs.
+
+    `client`: the Redis client for flow control (default: one on settings.redis_url).
+    """
     app = settings.app
-    client = redis.Redis.from_url(
+    client = client or redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=10,
         socket_connect_timeout=5,
@@ -95,18 +110,23 @@ def build_runtime(settings: Settings) -> Runtime:
         max_connections=512,
     )
     clients = Clients(settings)
+    timings: LeaseTimings = {
+        "lease_ttl_s": app.semaphore.lease_ttl_s,
+        "heartbeat_s": app.semaphore.heartbeat_s,
+        "acquire_timeout_s": app.celery.soft_time_limit_s / 2,
+    }
+    limiter = RedisSlotLimiter(client, **timings)
+    rate = RedisTokenBucket(client)
+    breaker = RedisCircuitBreaker(client, app.breaker)
     return Runtime(
         settings=settings,
         store=PostgresJobStore(),
         extract=functools.partial(extract, clients=clients),
-        limiter=RedisSlotLimiter(
-            client,
-            lease_ttl_s=app.semaphore.lease_ttl_s,
-            heartbeat_s=app.semaphore.heartbeat_s,
-            acquire_timeout_s=app.celery.soft_time_limit_s / 2,
-        ),
-        rate=RedisTokenBucket(client),
-        breaker=RedisCircuitBreaker(client, app.breaker),
+        limiter=limiter,
+        rate=rate,
+        breaker=breaker,
+        # the same three objects: one probe record per thread, one heartbeat per model
+        gate=FlowGate(RedisGateBackend(client), limiter=limiter, bucket=rate, breaker=breaker),
         killswitch=RedisKillSwitch(client),
         budget_for=lambda tenant_id, job_id: PostgresBudget(tenant_id=tenant_id, job_id=job_id),
         closers=[clients.close, client.close],

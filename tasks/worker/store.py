@@ -20,7 +20,6 @@ from storage import extractors as extractor_store
 from storage import jobs as job_store
 from storage import scans
 from storage.db import session_scope
-from storage.documents import get_document_text
 from storage.extractor_models import Extractor, ExtractorVersion
 from storage.ledger import (
     IN_FLIGHT,
@@ -43,18 +42,11 @@ class PostgresJobStore:
     """`JobStore` over storage's verbs."""
 
     def claim(self, *, job_id: uuid.UUID, worker: str, lease_s: float) -> tuple[Job, str] | None:
-        """Claim the job and read its text in one autocommit session."""
-        # Autocommit: the claim is one atomic UPDATE, and the text read needs no transaction.
-        with session_scope(autocommit=True) as session:
-            job = job_store.claim(session=session, job_id=job_id, worker=worker, lease_s=lease_s)
-            if job is None:
-                return None
-            text = (
-                get_document_text(session=session, sha256=job.document_sha256)
-                if job.document_sha256
-                else ""
+        """Claim the job; its document text comes back in the same statement."""
+        with session_scope(autocommit=True) as session:  # one UPDATE ... RETURNING
+            return job_store.claim_with_text(
+                session=session, job_id=job_id, worker=worker, lease_s=lease_s
             )
-        return job, text
 
     def renew_lease(self, *, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool:
         """Extend the attempt's lease (fenced, and repeating it only extends it again)."""
@@ -82,15 +74,17 @@ class PostgresJobStore:
 
         return retry_transient("release", release)
 
-    def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> bool:
-        """Write the terminal state (fenced); the UPDATE is atomic on its own."""
+    def finish(
+        self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal
+    ) -> job_store.Finished | None:
+        """Write the terminal state (fenced); one statement, atomic on its own."""
         tries = 0
 
-        def finish() -> bool:
+        def finish() -> job_store.Finished | None:
             nonlocal tries
             tries += 1
             with session_scope(autocommit=True) as session:
-                if job_store.finish(
+                done = job_store.finish(
                     session=session,
                     job_id=job_id,
                     attempt=attempt,
@@ -102,11 +96,14 @@ class PostgresJobStore:
                     error_type=outcome.error_type,
                     error_message=outcome.error_message,
                     trust=dataclasses.asdict(outcome.trust) if outcome.trust else None,
-                ):
-                    return True
+                )
+                if done is not None or tries == 1:
+                    return done
                 # Fenced, or a retry whose first try committed before its answer was lost:
                 # then the row already shows this attempt's outcome, and it is ours.
-                return tries > 1 and _landed(session, job_id, attempt, outcome.status)
+                return job_store.landed(
+                    session=session, job_id=job_id, attempt=attempt, status=outcome.status
+                )
 
         wall = get_settings().app.db_retry.terminal_max_wall_s
         return retry_transient("finish", finish, max_wall_s=wall)
@@ -229,9 +226,9 @@ class PostgresJobStore:
 
         return retry_transient("save_ocr", save)
 
-    def on_finished(self, *, job_id: uuid.UUID) -> None:
+    def on_finished(self, *, finished: job_store.Finished) -> None:
         """Count, log and owe the job's webhooks (tasks/worker/finished.py)."""
-        on_job_finished(job_id)
+        on_job_finished(finished)
 
 
 def _landed(session: Session, job_id: uuid.UUID, attempt: int, status: JobStatus) -> bool:

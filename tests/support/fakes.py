@@ -10,9 +10,11 @@ from sqlalchemy import inspect
 
 from schemas.jobs import JobStatus
 from storage.extractor_models import Extractor, ExtractorVersion
+from storage.jobs import Finished
 from storage.ledger import CallResult, CallRow
 from storage.models import Job
 from storage.scans import OcrText, Scan, ScanClaim
+from tasks.engine.holds import SeparateHolds
 from tasks.worker.ports import Terminal
 
 
@@ -21,8 +23,9 @@ def _detached(job: Job) -> Job:
     return Job(**{attr.key: getattr(job, attr.key) for attr in inspect(Job).column_attrs})
 
 
-class NoReplays:
-    """A test ledger's `judged`: these tests replay no batch answers, so none is judged."""
+class NoReplays(SeparateHolds):
+    """A test ledger's `judged` (these tests replay no batch answers, so none is judged),
+    and its holds taken apart from its rows (tasks/engine/holds.py)."""
 
     def judged(self, *, call_id: int, outcome: str) -> None:
         """Nothing to record: no row was billed by a batcher here."""
@@ -80,12 +83,12 @@ class MemoryJobStore:
             job.status = JobStatus.QUEUED
             return True
 
-    def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> bool:
+    def finish(self, *, job_id: uuid.UUID, attempt: int, outcome: Terminal) -> Finished | None:
         """Write the terminal state, fenced; usage is summed from the ledger like Postgres."""
         with self._lock:
             job = self._owns(job_id, attempt)
             if job is None:
-                return False
+                return None
             job.status, job.result, job.chunks = outcome.status, outcome.result, outcome.chunks
             job.model = outcome.model or job.model
             job.cache_hit = outcome.cache_hit
@@ -94,7 +97,7 @@ class MemoryJobStore:
             job.input_tokens = sum(r.input_tokens for r in rows)
             job.output_tokens = sum(r.output_tokens for r in rows)
             job.cost_usd = sum((r.cost_usd for r in rows), start=job.cost_usd * 0)
-            return True
+            return Finished(_detached(job))  # no webhooks here
 
     def load_extractor(self, version_id: uuid.UUID) -> tuple[Extractor, ExtractorVersion] | None:
         """The in-memory store holds built-in jobs only: no stored extractor versions."""
@@ -164,6 +167,6 @@ class MemoryJobStore:
         """The first OCR of a scan wins."""
         return self.ocr.setdefault(sha256, read)
 
-    def on_finished(self, *, job_id: uuid.UUID) -> None:
-        """Remember that the after-finish duties ran."""
-        self.finished.append(job_id)
+    def on_finished(self, *, finished: Finished) -> None:
+        """Remember that the after-finish duties ran, and for which job."""
+        self.finished.append(finished.job.id)

@@ -57,6 +57,16 @@ class Breaker:
             tokens = self._local.tokens = {}
         return tokens
 
+    @property
+    def config(self) -> BreakerConfig:
+        """The thresholds and cool-down every transition uses."""
+        return self._config
+
+    @property
+    def probe_ttl_ms(self) -> int:
+        """How long a claimed half-open probe stays claimed without an outcome."""
+        return self._probe_ttl_ms
+
     def allow(self, *, model: str) -> bool:
         """Whether a call to `model` may go out now (closed, or the half-open probe)."""
         token = uuid.uuid4().hex
@@ -66,12 +76,22 @@ class Breaker:
             probe_ttl_ms=self._probe_ttl_ms,
             token=token,
         )
+        self.adopt(model=model, token=token, allowed=allowed)
+        return allowed
+
+    def adopt(self, *, model: str, token: str, allowed: bool) -> None:
+        """Take the outcome of an `allow` with `token` done by another script (the call gate)."""
         tokens = self._tokens()
         if allowed:
             tokens[model] = token
         else:
             tokens.pop(model, None)
-        return allowed
+
+    def forget(self, *, model: str, token: str) -> None:
+        """Drop this thread's `token` for `model`: its outcome was recorded by another script."""
+        tokens = self._tokens()
+        if tokens.get(model) == token:
+            del tokens[model]
 
     def record(self, *, model: str, ok: bool) -> None:
         """Feed back one call's health (and settle the probe if this thread holds it)."""

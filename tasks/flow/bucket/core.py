@@ -38,15 +38,20 @@ class TokenBucket:
 
     def take(self, *, key: str, tokens: int, per_minute: int) -> None:
         """Block until `tokens` fit in `key`'s bucket; raise SlotTimeout after `timeout_s`."""
+        self.take_after(key=key, tokens=tokens, per_minute=per_minute, wait_ms=0)
+
+    def take_after(self, *, key: str, tokens: int, per_minute: int, wait_ms: int) -> None:
+        """`take`, for a caller another script just told to wait `wait_ms`: sleep first."""
         if per_minute <= 0:
             raise ValueError(f"per_minute must be > 0, got {per_minute}")
         if tokens <= 0:
             return
         deadline = time.monotonic() + self._timeout_s
         while True:
-            wait_ms = self._backend.take(key=key, tokens=tokens, per_minute=per_minute)
             if wait_ms <= 0:
-                return
+                wait_ms = self._backend.take(key=key, tokens=tokens, per_minute=per_minute)
+                if wait_ms <= 0:
+                    return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SlotTimeout(
@@ -56,6 +61,7 @@ class TokenBucket:
             # jitter so that workers stalled on the same bucket do not retry in lockstep
             pause = wait_ms / 1000 * random.uniform(1.0, 1.1)
             time.sleep(min(pause, self._max_sleep_s, remaining))
+            wait_ms = 0
 
     def correct(self, *, key: str, estimated: int, actual: int, per_minute: int) -> None:
         """Give back unused tokens, or deduct the overrun, once the real usage is known."""

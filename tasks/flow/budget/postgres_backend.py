@@ -9,12 +9,16 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage import budget as store
+from storage import held_calls
 from storage.db import session_scope
 from storage.errors import BudgetExhausted
+from storage.ledger import IN_FLIGHT, UNKNOWN, CallResult, CallRow, find_call
+from storage.models import LlmCall
 from storage.retrying import retry_transient
 from tasks.flow.budget.core import refused
 from tasks.flow.budget.pending import PENDING, PendingSettles
@@ -68,6 +72,40 @@ class PostgresHold:
                 reservation_id=self.reservation_id, actual_usd=actual_usd, write=write
             )
 
+    def close_call(self, *, call_id: int, result: CallResult, reserved_usd: Decimal) -> bool:
+        """Complete the call's ledger row and settle this hold, in one statement (retried).
+
+        False when the row was no longer in flight (the reconciler billed it `unknown` at
+        its reserved cost): the hold then settles at that cost. If Postgres stays away past
+        the retries, the row is left to the reconciler and the hold to the pending settles.
+        """
+        tries = 0
+
+        def write() -> bool:
+            nonlocal tries
+            tries += 1
+            with self._session_factory() as session:
+                closed, _ = held_calls.close_settled(
+                    session=session,
+                    call_id=call_id,
+                    result=result,
+                    reservation_id=self.reservation_id,
+                    reserved_usd=reserved_usd,
+                )
+                if closed or tries == 1:
+                    return closed
+                # a retry: the first try may have landed (only the reconciler writes unknown)
+                outcome = session.execute(
+                    select(LlmCall.outcome).where(LlmCall.id == call_id)
+                ).scalar()
+                return outcome not in (IN_FLIGHT, UNKNOWN)
+
+        try:
+            return retry_transient("ledger_close", write)
+        except SQLAlchemyError:
+            self.settle(reserved_usd)  # what the reconciler will bill the open row at
+            raise
+
 
 class PostgresBudget:
     """A tenant's spend guard for one job."""
@@ -104,3 +142,38 @@ class PostgresBudget:
         except BudgetExhausted as exc:
             raise refused(self.tenant_id, exc) from exc
         return PostgresHold(reservation_id=reservation_id, session_factory=self._session_factory)
+
+    def open_call(self, amount_usd: Decimal, row: CallRow) -> tuple[int, PostgresHold]:
+        """Hold `amount_usd` and open the call's in-flight ledger row, in one statement.
+
+        Raises BudgetExceeded (writing neither) like `reserve`. A retry after a lost answer
+        finds the first try's row (its job, attempt and seq) and keeps its hold.
+        """
+        reservation_id = uuid.uuid4()
+        tries = 0
+
+        def write() -> int:
+            nonlocal tries
+            tries += 1
+            with self._session_factory() as session:
+                if tries > 1:
+                    earlier = find_call(
+                        session=session, job_id=row.job_id, attempt=row.attempt, seq=row.seq
+                    )
+                    if earlier is not None:
+                        return earlier
+                _, call_id = held_calls.open_held(
+                    session=session,
+                    row=row,
+                    amount_usd=amount_usd,
+                    now=self._clock(),
+                    reservation_id=reservation_id,
+                )
+                return call_id
+
+        try:
+            call_id = retry_transient("ledger_open", write)
+        except BudgetExhausted as exc:
+            raise refused(self.tenant_id, exc) from exc
+        hold = PostgresHold(reservation_id=reservation_id, session_factory=self._session_factory)
+        return call_id, hold

@@ -188,35 +188,55 @@ class LeaseLimiter:
     def hold(self, *, key: str, cap: int) -> Iterator[Lease]:
         """Like `slot`, but yield the Lease (its fence number and `lost` flag)."""
         lease = self.acquire(key=key, cap=cap)
-        _HEARTBEAT.add(self, lease)
+        self.adopt(lease)
         try:
             yield lease
         finally:
             self.release(lease, cap=cap)
 
+    @property
+    def lease_ms(self) -> int:
+        """A lease's lifetime without renewal, for a script that grants one (the call gate)."""
+        return self._lease_ms
+
+    @property
+    def waiter_ms(self) -> int:
+        """How long a waiter that stopped polling keeps its place in line."""
+        return self._waiter_ms
+
     def acquire(self, *, key: str, cap: int) -> Lease:
         """Wait in line for a slot, up to `acquire_timeout_s`; the caller must `release` it."""
         if cap < 1:
             raise ValueError(f"cap must be >= 1, got {cap}")
-        token = uuid.uuid4().hex
+        return self.join(key=key, cap=cap, token=uuid.uuid4().hex)
+
+    def join(self, *, key: str, cap: int, token: str, queued: bool = False) -> Lease:
+        """`acquire` as `token`; `queued`: another script already put it in line, wait first."""
         try:
-            fence = self._wait_for_grant(key=key, cap=cap, token=token)
+            fence = self._wait_for_grant(key=key, cap=cap, token=token, queued=queued)
         except BaseException:
-            self._withdraw(key=key, cap=cap, token=token)
+            self.withdraw(key=key, cap=cap, token=token)
             raise
         if fence is None:
-            self._withdraw(key=key, cap=cap, token=token)
+            self.withdraw(key=key, cap=cap, token=token)
             raise SlotTimeout(f"no slot for {key!r} (cap {cap}) within {self._timeout_s}s")
         return Lease(key=key, token=token, fence=fence)
 
-    def _wait_for_grant(self, *, key: str, cap: int, token: str) -> int | None:
+    def _wait_for_grant(self, *, key: str, cap: int, token: str, queued: bool) -> int | None:
         deadline = time.monotonic() + self._timeout_s
         while True:
-            fence = self._backend.grant(
-                key=key, cap=cap, token=token, lease_ms=self._lease_ms, waiter_ms=self._waiter_ms
-            )
-            if fence > 0:
-                return fence
+            if queued:  # its last grant attempt was 0: no point asking again before a wake-up
+                queued = False
+            else:
+                fence = self._backend.grant(
+                    key=key,
+                    cap=cap,
+                    token=token,
+                    lease_ms=self._lease_ms,
+                    waiter_ms=self._waiter_ms,
+                )
+                if fence > 0:
+                    return fence
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
@@ -226,16 +246,30 @@ class LeaseLimiter:
                 key=key, token=token, timeout_s=max(0.01, min(self._poll_s, remaining))
             )
 
-    def _withdraw(self, *, key: str, cap: int, token: str) -> None:
-        # leave the line at once (and drop a grant whose reply we lost) so nobody waits on us
+    def withdraw(self, *, key: str, cap: int, token: str) -> None:
+        """Leave the line (and drop a grant whose reply was lost); logs instead of raising."""
         try:
             self._backend.release(key=key, cap=cap, token=token, waiter_ms=self._waiter_ms)
         except self._backend.errors:
             log.warning("slot_withdraw_failed", key=key, exc_info=True)
 
+    def adopt(self, lease: Lease) -> None:
+        """Renew `lease` (granted here or by another script) with the one shared heartbeat."""
+        _HEARTBEAT.add(self, lease)
+
+    def disown(self, lease: Lease) -> bool:
+        """Stop renewing `lease` before its release; False if it was already reported lost."""
+        return _HEARTBEAT.discard(self, lease)
+
+    def released(self, lease: Lease, *, held: bool, registered: bool) -> None:
+        """Report `lease` lost if its release (here or in another script) found it gone."""
+        if not held and registered:
+            lease.lost.set()
+            log.warning("slot_lease_lost", key=lease.key, fence=lease.fence)
+
     def release(self, lease: Lease, *, cap: int) -> None:
         """Give the slot back and wake the next waiter; never raises on backend errors."""
-        registered = _HEARTBEAT.discard(self, lease)
+        registered = self.disown(lease)
         try:
             held = self._backend.release(
                 key=lease.key, cap=cap, token=lease.token, waiter_ms=self._waiter_ms
@@ -244,9 +278,7 @@ class LeaseLimiter:
             # the lease runs out on its own within the TTL; do not mask the caller's outcome
             log.warning("slot_release_failed", key=lease.key, exc_info=True)
             return
-        if not held and registered:
-            lease.lost.set()
-            log.warning("slot_lease_lost", key=lease.key, fence=lease.fence)
+        self.released(lease, held=held, registered=registered)
 
     def renew(self, *, key: str, tokens: list[str]) -> list[str]:
         """Extend the given leases of `key` by the TTL; return the tokens already lost."""

@@ -46,7 +46,7 @@ def test_a_validation_failure_is_logged_with_its_field_path_and_type_not_its_val
     with session_scope(pg_url) as session:
         job = job_store.claim(session=session, job_id=job_id, worker="test:1", lease_s=60)
         assert job is not None
-        assert job_store.finish(
+        done = job_store.finish(
             session=session,
             job_id=job_id,
             attempt=job.attempts,
@@ -54,8 +54,9 @@ def test_a_validation_failure_is_logged_with_its_field_path_and_type_not_its_val
             error_type=ErrorType.VALIDATION_FAILED,
             error_message=stored,
         )
+        assert done is not None
 
-    finished.on_job_finished(job_id)
+    finished.on_job_finished(done)
 
     lines: list[dict[str, Any]] = [json.loads(x) for x in captured.getvalue().splitlines()]
     (line,) = [x for x in lines if x["event"] == "job_finished"]

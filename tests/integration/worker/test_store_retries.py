@@ -63,11 +63,13 @@ def test_a_finish_whose_answer_was_lost_is_retried_and_counts_as_written(
     _, job_id, attempt = _running_job(pg_url)
     monkeypatch.setattr(job_store, "finish", _lose_first_answer(job_store.finish))
     done = Terminal(JobStatus.SUCCEEDED, {"ok": True}, "gpt-5.6-luna", 1)
-    assert PostgresJobStore().finish(job_id=job_id, attempt=attempt, outcome=done) is True
+    finished = PostgresJobStore().finish(job_id=job_id, attempt=attempt, outcome=done)
+    assert finished is not None
+    assert (finished.job.status, finished.job.attempts) == (JobStatus.SUCCEEDED, attempt)
     with session_scope(pg_url) as session:
         assert session.get(Job, job_id).status == JobStatus.SUCCEEDED  # type: ignore[union-attr]
     # a stale attempt is still fenced out, retry or not
-    assert PostgresJobStore().finish(job_id=job_id, attempt=attempt - 1, outcome=done) is False
+    assert PostgresJobStore().finish(job_id=job_id, attempt=attempt - 1, outcome=done) is None
 
 
 def test_a_ledger_row_whose_answer_was_lost_is_written_once(

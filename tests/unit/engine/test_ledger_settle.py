@@ -135,4 +135,4 @@ def test_a_replayed_answer_that_failed_validation_marks_its_billed_row_and_bills
     _call(ports, replaying)
     assert ports.verdicts == [(41, "validation_error")]
     assert ports.rows == {}  # no row opened: both answers were billed when recorded
-    assert ports.settled == [Decimal(0)]
+    assert ports.settled == []  # and nothing was held: no call left
