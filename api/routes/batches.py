@@ -260,7 +260,11 @@ def cancel_batch(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) ->
     batch_store.cancel(session=session, batch=batch)
     webhook_store.owe_for_batch(session=session, batch_id=batch.id)  # if nothing was running
     session.refresh(batch)
-    return _summary(session, batch)
+    out = _summary(session, batch)
+    # Committed before the answer: a request that follows it must see the cancel (the
+    # session dependency's own commit may run after the response is sent).
+    session.commit()
+    return out
 
 
 @router.post("/{batch_id}/retry", response_model=BatchOut, response_model_by_alias=True)
@@ -269,4 +273,6 @@ def retry_batch(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> 
     batch = batch_store.get_batch(session=session, tenant_id=tenant.id, batch_id=batch_id)
     batch_store.retry(session=session, batch=batch)
     session.refresh(batch)
-    return _summary(session, batch)
+    out = _summary(session, batch)
+    session.commit()  # before the answer, as for cancel
+    return out
