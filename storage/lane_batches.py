@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.lane_models import LaneItem, ProviderBatch
@@ -65,29 +65,39 @@ def pack(
     Due: `flush_size` items wait, or the oldest has waited `max_wait`. The batch holds at
     most `max_requests` items and `max_bytes` of JSONL; the rest wait for the next one.
     """
-    count, oldest, now = session.execute(
-        select(func.count(), func.min(LaneItem.created_at), func.now()).where(
-            LaneItem.state == "parked", LaneItem.provider == provider, LaneItem.model == model
-        )
-    ).one()
+    # Core text statements: no ORM compile on a batcher's first round
+    count, oldest, now = (
+        session.connection().execute(_DUE, {"provider": provider, "model": model}).one()
+    )
     if not count:
         return None
     if count < flush_size and oldest > now - max_wait:
         return None
     batch_id = uuid.uuid4()
-    packed = session.execute(
-        _PACK,
-        {
-            "batch": batch_id,
-            "provider": provider,
-            "model": model,
-            "max_requests": max_requests,
-            "max_bytes": max_bytes,
-            "overhead": LINE_OVERHEAD,
-        },
-    ).scalar_one()
+    packed = (
+        session.connection()
+        .execute(
+            _PACK,
+            {
+                "batch": batch_id,
+                "provider": provider,
+                "model": model,
+                "max_requests": max_requests,
+                "max_bytes": max_bytes,
+                "overhead": LINE_OVERHEAD,
+            },
+        )
+        .scalar_one()
+    )
     return batch_id if packed else None
 
+
+_DUE = text(
+    """
+    SELECT count(*), min(created_at), now() FROM lane_items
+    WHERE state = 'parked' AND provider = :provider AND model = :model
+    """
+)
 
 # One statement: lock the oldest parked items (SKIP LOCKED: another packer's are not ours),
 # keep the longest prefix that fits `max_bytes` (the first item always: alone it fits the
@@ -138,11 +148,13 @@ def open_batches(*, session: Session) -> list[ProviderBatch]:
 
 def batch_requests(*, session: Session, batch_id: uuid.UUID) -> list[tuple[str, str]]:
     """The (custom_id, body as JSON text) of a provider batch's items, in packing order."""
-    rows = session.execute(
-        select(LaneItem.custom_id, cast(LaneItem.body, Text))
-        .where(LaneItem.provider_batch_id == batch_id)
-        .order_by(LaneItem.id)
-    ).all()
+    rows = session.connection().execute(
+        text(
+            "SELECT custom_id, CAST(body AS text) FROM lane_items"
+            " WHERE provider_batch_id = :batch ORDER BY id"
+        ),
+        {"batch": batch_id},
+    )
     return [(c, b) for c, b in rows]
 
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from storage import budget
 from storage.db import notify_jobs
-from storage.lane_models import LaneItem
 from storage.ledger import IN_FLIGHT
 from storage.models import LlmCall
 
@@ -43,25 +42,19 @@ class LockedItem:
 
 def lock_items(*, session: Session, custom_ids: Sequence[str]) -> dict[str, LockedItem]:
     """The packed items among these custom ids, row-locked in id order; resolved ones left out."""
-    rows = session.connection().execute(  # Core rows: no ORM loading per column
-        select(
-            LaneItem.custom_id,
-            LaneItem.id,
-            LaneItem.job_id,
-            LaneItem.seq,
-            LaneItem.provider,
-            LaneItem.model,
-            LaneItem.request_sha,
-            LaneItem.call_id,
-            LaneItem.reservation_id,
-            LaneItem.reserved_usd,
-            LaneItem.created_at,
-        )
-        .where(LaneItem.custom_id.in_(list(custom_ids)), LaneItem.state == "packed")
-        .order_by(LaneItem.id)
-        .with_for_update()
-    )
+    rows = session.connection().execute(_LOCK, {"ids": list(custom_ids)})
     return {custom_id: LockedItem(*rest) for custom_id, *rest in rows}
+
+
+# Core text: one array parameter, no ORM compile or per-id bind parameters
+_LOCK = text(
+    """
+    SELECT custom_id, id, job_id, seq, provider, model, request_sha, call_id, reservation_id,
+           reserved_usd, created_at
+    FROM lane_items WHERE custom_id = ANY(CAST(:ids AS text[])) AND state = 'packed'
+    ORDER BY id FOR UPDATE
+    """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +69,7 @@ class Answer:
     cache_write_tokens: int
     cost_usd: Decimal
     outcome: str  # ok | http_<status>
+    body_json: str | None = None  # `body` already encoded (off the transaction's clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +99,10 @@ def resolve(*, session: Session, resolutions: Sequence[Resolution], switch: Swit
     """
     if not resolutions:
         return 0
-    rows = [_row(r) for r in resolutions]
     woken = session.execute(
         _RESOLVE,
         {
-            "rows": json.dumps(rows, separators=(",", ":")),
+            "rows": "[" + ",".join(_row(r) for r in resolutions) + "]",
             "before": switch.before,
             "max_resubmits": switch.max_resubmits,
             "reason": switch.reason,
@@ -120,7 +113,8 @@ def resolve(*, session: Session, resolutions: Sequence[Resolution], switch: Swit
     return int(woken)
 
 
-def _row(resolution: Resolution) -> dict[str, Any]:
+def _row(resolution: Resolution) -> str:
+    """The resolution as a JSON object; the answer's body spliced in as its JSON text."""
     item, answer = resolution.item, resolution.answer
     row: dict[str, Any] = {
         "item_id": item.id,
@@ -133,18 +127,21 @@ def _row(resolution: Resolution) -> dict[str, Any]:
         "answered": answer is not None,
         "cost_usd": "0",
     }
-    if answer is not None:
-        row.update(
-            status=answer.status,
-            body=answer.body,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            cached_tokens=answer.cached_tokens,
-            cache_write_tokens=answer.cache_write_tokens,
-            cost_usd=str(answer.cost_usd),
-            outcome=answer.outcome,
-        )
-    return row
+    if answer is None:
+        return json.dumps(row, separators=(",", ":"))
+    row.update(
+        status=answer.status,
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        cached_tokens=answer.cached_tokens,
+        cache_write_tokens=answer.cache_write_tokens,
+        cost_usd=str(answer.cost_usd),
+        outcome=answer.outcome,
+    )
+    body = answer.body_json
+    if body is None:
+        body = json.dumps(answer.body, separators=(",", ":"))
+    return f'{json.dumps(row, separators=(",", ":"))[:-1]},"body":{body}}}'
 
 
 # One statement per chunk. Data-modifying CTEs all see the snapshot from before the

@@ -6,7 +6,8 @@ round does with them, through the batcher's own functions, timing two parts:
 - pack: `storage.lane_batches.pack` (one transaction), reading the packed bodies back
   (`batch_requests`, as `Batcher.submit` does) and `providers.encode_jsonl` of them;
 - ingest: `OpenAIBatches.results` (download of the output file from the local simulator
-  and `parse_line` per line) and `ingest.ingest_chunk`, `INGEST_CHUNK` results per transaction.
+  and `parse_line` per line) and `ingest.ingest`, `INGEST_CHUNK` results per transaction,
+  as `Batcher._ingest` does.
 The upload, the create and the wait for the batch to end are not timed: they are the
 provider's. Afterwards lane.py starts the batcher again and the woken jobs must all succeed
 (their workers replay the ingested answers), which shows the timed ingest was real.
@@ -15,7 +16,7 @@ provider's. Afterwards lane.py starts the batcher again and the woken jobs must 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,11 +26,11 @@ import openai
 import psycopg
 
 from schemas.config import load_config
+from schemas.lanes import BatchLaneConfig
 from scripts.bench.env import BENCH_ENV, BenchStack
 from storage import lane_batches
 from storage.db import session_scope
-from tasks.batchlane.batcher import INGEST_CHUNK
-from tasks.batchlane.ingest import ingest_chunk, switch_rule
+from tasks.batchlane.ingest import ingest, switch_rule
 from tasks.batchlane.openai_batches import OpenAIBatches
 from tasks.batchlane.providers import BatchRequest, encode_jsonl
 
@@ -82,9 +83,10 @@ def wait_parked(stack: BenchStack, tenant_id: str, *, n: int, timeout: float) ->
         time.sleep(0.1)
 
 
-def _pack(stack: BenchStack, *, n: int) -> tuple[uuid.UUID, list[BatchRequest]]:
+def _pack(
+    stack: BenchStack, lane: BatchLaneConfig, *, n: int
+) -> tuple[uuid.UUID, list[BatchRequest]]:
     """Pack every parked item into one provider batch, as `Batcher.pack` and `submit` do."""
-    lane = load_config(Path(stack.env["DOCQUEUE_CONFIG"])).batch_lane
     with session_scope(stack.db_url) as session:
         batch_id = lane_batches.pack(
             session=session,
@@ -107,8 +109,9 @@ def _pack(stack: BenchStack, *, n: int) -> tuple[uuid.UUID, list[BatchRequest]]:
 
 def measure(stack: BenchStack, *, n: int) -> BatcherSpeed:
     """Time the batcher's pack and ingest of the `n` parked requests (batcher stopped)."""
+    app = load_config(Path(stack.env["DOCQUEUE_CONFIG"]))  # the batcher has its settings
     began = time.perf_counter()
-    batch_id, requests = _pack(stack, n=n)
+    batch_id, requests = _pack(stack, app.batch_lane, n=n)
     data = encode_jsonl(requests)
     pack_s = time.perf_counter() - began
 
@@ -129,16 +132,15 @@ def measure(stack: BenchStack, *, n: int) -> BatcherSpeed:
     while not (polled := provider.poll(provider_batch_id=sent.provider_batch_id)).ended:
         time.sleep(0.05)
 
-    app = load_config(Path(stack.env["DOCQUEUE_CONFIG"]))
-    kinds: dict[str, int] = {}
     began = time.perf_counter()
     switch = switch_rule(app, dt.datetime.now(dt.UTC))
-    results = provider.results(provider_batch_id=sent.provider_batch_id)
-    while chunk := list(itertools.islice(results, INGEST_CHUNK)):
-        with session_scope(stack.db_url) as session:
-            counted = ingest_chunk(session=session, config=app, results=chunk, switch=switch)
-        for kind, count in counted.items():
-            kinds[kind] = kinds.get(kind, 0) + count
+    kinds = ingest(
+        sessions=functools.partial(session_scope, stack.db_url),
+        config=app,
+        provider=PROVIDER,
+        results=provider.results(provider_batch_id=sent.provider_batch_id),
+        switch=switch,
+    )
     ingest_s = time.perf_counter() - began
 
     with session_scope(stack.db_url) as session:

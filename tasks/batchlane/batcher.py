@@ -15,7 +15,6 @@ NOTIFY within milliseconds. Crash safety (docs/batch-lane.md):
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,11 +26,10 @@ from storage import lane_batches as store
 from storage.db import session_scope
 from storage.lane_models import ProviderBatch
 from storage.lane_results import wake_budget_waiters
-from tasks.batchlane.ingest import ingest_chunk, switch_rule
+from tasks.batchlane.ingest import ingest, switch_rule
 from tasks.batchlane.providers import BatchProvider, BatchRequest, ItemResult, Submitted
 
 log = structlog.get_logger(__name__)
-INGEST_CHUNK = 200  # results per transaction
 FIND_WINDOW = dt.timedelta(minutes=10)  # clock skew and the create's own duration
 SWEEP_EVERY = dt.timedelta(seconds=30)
 
@@ -223,23 +221,24 @@ class Batcher:
             return
         app = self.settings.app
         switch = switch_rule(app, dt.datetime.now(dt.UTC))
-        counts: dict[str, int] = {}
         results = provider.results(provider_batch_id=row.provider_batch_id)
-        while chunk := list(itertools.islice(results, INGEST_CHUNK)):
-            with session_scope() as session:
-                _add(
-                    counts, ingest_chunk(session=session, config=app, results=chunk, switch=switch)
-                )
+        counts = ingest(
+            sessions=session_scope,
+            config=app,
+            provider=row.provider,
+            results=results,
+            switch=switch,
+        )
         with session_scope() as session:  # no line at all: the batch failed, or lost them
             missing = store.pending_custom_ids(session=session, batch_id=row.id)
-        for start in range(0, len(missing), INGEST_CHUNK):
-            lost = [
-                ItemResult(custom_id=custom_id, kind="expired", status=None, body=None)
-                for custom_id in missing[start : start + INGEST_CHUNK]
-            ]
-            with session_scope() as session:
-                kinds = ingest_chunk(session=session, config=app, results=lost, switch=switch)
-            _add(counts, {f"missing_{kind}": n for kind, n in kinds.items()})
+        lost = (
+            ItemResult(custom_id=custom_id, kind="expired", status=None, body=None)
+            for custom_id in missing
+        )
+        kinds = ingest(
+            sessions=session_scope, config=app, provider=row.provider, results=lost, switch=switch
+        )
+        _add(counts, {f"missing_{kind}": n for kind, n in kinds.items()})
         with session_scope() as session:
             # holds settled below the worst case: jobs waiting for budget try again
             counts["woken"] = wake_budget_waiters(session=session)

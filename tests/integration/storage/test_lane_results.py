@@ -24,10 +24,12 @@ SWITCH = store.Switch(
 )
 
 
-def _parked_batch(pg_url: str, n: int) -> tuple[uuid.UUID, list[uuid.UUID], uuid.UUID]:
+def parked_batch(
+    pg_url: str, n: int, model: str | None = None
+) -> tuple[uuid.UUID, list[uuid.UUID], uuid.UUID]:
     """A tenant of its own with `n` jobs, each claimed, parked and packed in one batch."""
     tenant_id, job_ids = tenant_with_jobs(pg_url, prefix="ingest", n=n)
-    model = f"model-{uuid.uuid4().hex[:8]}"  # its own model: pack takes only these items
+    model = model or f"model-{uuid.uuid4().hex[:8]}"  # its own: pack takes only these items
     for job_id in job_ids:
         with session_scope(pg_url) as session:
             assert claim(session=session, job_id=job_id, worker="w", lease_s=60) is not None
@@ -98,7 +100,7 @@ def _resolve_all(pg_url: str, job_ids: list[uuid.UUID]) -> int:
 
 
 def test_one_chunk_bills_settles_tapes_and_wakes_every_item_at_once(pg_url: str) -> None:
-    tenant_id, job_ids, _ = _parked_batch(pg_url, 5)
+    tenant_id, job_ids, _ = parked_batch(pg_url, 5)
     assert _resolve_all(pg_url, job_ids) == 5
     with session_scope(pg_url) as session:
         calls = session.execute(
@@ -141,7 +143,7 @@ def test_one_chunk_bills_settles_tapes_and_wakes_every_item_at_once(pg_url: str)
 
 
 def test_a_chunk_read_again_locks_nothing_and_bills_nothing_twice(pg_url: str) -> None:
-    tenant_id, job_ids, _ = _parked_batch(pg_url, 5)
+    tenant_id, job_ids, _ = parked_batch(pg_url, 5)
     _resolve_all(pg_url, job_ids)
     with session_scope(pg_url) as session:
         assert store.lock_items(session=session, custom_ids=_ids(job_ids)) == {}
@@ -153,7 +155,7 @@ def test_a_chunk_read_again_locks_nothing_and_bills_nothing_twice(pg_url: str) -
 
 
 def test_a_job_with_another_request_still_out_stays_parked(pg_url: str) -> None:
-    tenant_id, job_ids, batch_id = _parked_batch(pg_url, 1)
+    tenant_id, job_ids, batch_id = parked_batch(pg_url, 1)
     with session_scope(pg_url) as session:
         session.add(_item(job_ids[0], tenant_id, seq=1, state="packed", provider_batch_id=batch_id))
     with session_scope(pg_url) as session:
@@ -166,7 +168,7 @@ def test_a_job_with_another_request_still_out_stays_parked(pg_url: str) -> None:
 def test_a_near_deadline_or_a_third_loss_sends_the_job_realtime_with_its_reason(
     pg_url: str,
 ) -> None:
-    tenant_id, job_ids, _ = _parked_batch(pg_url, 3)
+    tenant_id, job_ids, _ = parked_batch(pg_url, 3)
     near = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     with session_scope(pg_url) as session:
         session.execute(update(Job).where(Job.id == job_ids[0]).values(deadline=near))
@@ -191,7 +193,7 @@ def test_a_near_deadline_or_a_third_loss_sends_the_job_realtime_with_its_reason(
 def test_a_retry_forgets_the_tape_and_the_lost_requests_but_keeps_the_billed_ones(
     pg_url: str,
 ) -> None:
-    tenant_id, job_ids, _ = _parked_batch(pg_url, 5)
+    tenant_id, job_ids, _ = parked_batch(pg_url, 5)
     _resolve_all(pg_url, job_ids)
     with session_scope(pg_url) as session:
         forget_tapes(session=session, job_ids=job_ids)
@@ -209,7 +211,7 @@ def test_a_retry_forgets_the_tape_and_the_lost_requests_but_keeps_the_billed_one
 def test_a_job_cancelled_while_its_request_is_out_adds_the_late_answer_to_its_cost(
     pg_url: str,
 ) -> None:
-    tenant_id, job_ids, _ = _parked_batch(pg_url, 1)
+    tenant_id, job_ids, _ = parked_batch(pg_url, 1)
     with session_scope(pg_url) as session:
         session.add(  # an earlier round of the job, answered and billed
             LlmCall(
