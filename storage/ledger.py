@@ -74,6 +74,11 @@ def find_call(*, session: Session, job_id: uuid.UUID, attempt: int, seq: int) ->
     return int(found) if found is not None else None
 
 
+def call_outcome(*, session: Session, call_id: int) -> str | None:
+    """A ledger row's outcome now (None if there is no such row)."""
+    return session.execute(select(LlmCall.outcome).where(LlmCall.id == call_id)).scalar()
+
+
 def open_call(*, session: Session, row: CallRow) -> int:
     """Write a call's row before it is sent (outcome `in_flight`, reserved cost); its id."""
     values = {**row.__dict__, "outcome": IN_FLIGHT}

@@ -26,12 +26,14 @@ from storage.ledger import (
     UNKNOWN,
     CallResult,
     CallRow,
+    call_outcome,
     close_call,
+    find_call,
     judge_call,
     open_call,
     record_call,
 )
-from storage.models import Job, LlmCall
+from storage.models import Job
 from storage.retrying import retry_transient
 from storage.scans import OcrText, ScanClaim
 from tasks.worker.finished import on_job_finished
@@ -239,14 +241,9 @@ def _landed(session: Session, job_id: uuid.UUID, attempt: int, status: JobStatus
 
 def _recorded(session: Session, row: CallRow) -> int | None:
     """The id of this call's row if the ledger holds it already (its job, attempt and seq)."""
-    found = session.execute(
-        select(LlmCall.id)
-        .where(LlmCall.job_id == row.job_id, LlmCall.attempt == row.attempt, LlmCall.seq == row.seq)
-        .limit(1)
-    ).scalar()
-    return int(found) if found is not None else None
+    return find_call(session=session, job_id=row.job_id, attempt=row.attempt, seq=row.seq)
 
 
 def _outcome(session: Session, call_id: int) -> str | None:
     """A ledger row's outcome now."""
-    return session.execute(select(LlmCall.outcome).where(LlmCall.id == call_id)).scalar()
+    return call_outcome(session=session, call_id=call_id)

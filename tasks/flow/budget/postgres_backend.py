@@ -9,7 +9,6 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -17,8 +16,7 @@ from storage import budget as store
 from storage import held_calls
 from storage.db import session_scope
 from storage.errors import BudgetExhausted
-from storage.ledger import IN_FLIGHT, UNKNOWN, CallResult, CallRow, find_call
-from storage.models import LlmCall
+from storage.ledger import IN_FLIGHT, UNKNOWN, CallResult, CallRow, call_outcome, find_call
 from storage.retrying import retry_transient
 from tasks.flow.budget.core import refused
 from tasks.flow.budget.pending import PENDING, PendingSettles
@@ -95,9 +93,7 @@ class PostgresHold:
                 if closed or tries == 1:
                     return closed
                 # a retry: the first try may have landed (only the reconciler writes unknown)
-                outcome = session.execute(
-                    select(LlmCall.outcome).where(LlmCall.id == call_id)
-                ).scalar()
+                outcome = call_outcome(session=session, call_id=call_id)
                 return outcome not in (IN_FLIGHT, UNKNOWN)
 
         try:
