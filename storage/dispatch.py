@@ -1,4 +1,6 @@
-"""The outbox side of dispatch: pick fair work per tier, mark it published, recover strays.
+"""The outbox side of dispatch: count and mark what was published, recover strays.
+
+The pick itself, fair work per tier, is in storage/picks.py.
 
 Postgres is the source of truth: a job is published only from here, and a job whose
 message was lost (Redis flush, crash between publish and commit) is picked again.
@@ -10,61 +12,12 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import zip_longest
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from schemas.jobs import JobStatus
 from storage.models import Job
-
-# The scheduler's pick (`make bench --only scale` times it and keeps its plan). It costs
-# what the pick returns, not the queue's size: one probe of the work-list index per tenant
-# with room (its oldest waiting job), then at most `limit` candidates from each of the
-# `limit` longest-waiting tenants (fewer, the more tenants), read without locks and taken
-# round-robin; only the chosen rows are locked. (Locking every tenant's `free` oldest
-# jobs, as before, locked 64,000 rows to publish 64 with 1,000 tenants waiting.)
-PICK_SQL = """
-    WITH active AS (
-        SELECT tenant_id, count(*) AS n FROM jobs
-        WHERE tier = :tier
-          AND (status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL))
-        GROUP BY tenant_id
-    ), quota AS (
-        SELECT t.id AS tenant_id, GREATEST(t.concurrency - COALESCE(a.n, 0), 0) AS free
-        FROM tenants t LEFT JOIN active a ON a.tenant_id = t.id
-    ), heads AS (
-        SELECT q.tenant_id, q.free, h.created_at FROM quota q
-        CROSS JOIN LATERAL (
-            SELECT j.created_at FROM jobs j
-            WHERE j.tier = :tier AND j.tenant_id = q.tenant_id
-              AND j.status = 'queued' AND j.dispatched_at IS NULL AND j.parked_at IS NULL
-            ORDER BY j.created_at LIMIT 1
-        ) h
-        WHERE q.free > 0
-        ORDER BY h.created_at
-        LIMIT :limit
-    ), candidates AS (
-        SELECT x.id, x.created_at,
-               row_number() OVER (PARTITION BY h.tenant_id ORDER BY x.created_at) AS round
-        FROM heads h
-        CROSS JOIN LATERAL (
-            SELECT j.id, j.created_at FROM jobs j
-            WHERE j.tier = :tier AND j.tenant_id = h.tenant_id
-              AND j.status = 'queued' AND j.dispatched_at IS NULL AND j.parked_at IS NULL
-            ORDER BY j.created_at
-            -- with k tenants in the pick, one fills at most limit - (k - 1) places
-            LIMIT LEAST(h.free, :limit - (SELECT count(*) FROM heads) + 1)
-        ) x
-    ), chosen AS (
-        SELECT id FROM candidates ORDER BY round, created_at LIMIT :limit
-    )
-    SELECT j.id, j.tenant_id FROM jobs j JOIN chosen c ON c.id = j.id
-    WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.parked_at IS NULL
-    ORDER BY j.created_at
-    FOR UPDATE OF j SKIP LOCKED
-    """
-_PICK = text(PICK_SQL)
 
 
 def outstanding(*, session: Session, tier: str) -> int:
@@ -77,19 +30,6 @@ def outstanding(*, session: Session, tier: str) -> int:
         )
         or 0
     )
-
-
-def pick(*, session: Session, tier: str, limit: int) -> list[uuid.UUID]:
-    """Lock up to `limit` undispatched jobs, round-robin across tenants within their caps."""
-    if limit <= 0:
-        return []
-    rows = session.execute(_PICK, {"tier": tier, "limit": limit}).all()
-    per_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for job_id, tenant_id in rows:
-        per_tenant.setdefault(tenant_id, []).append(job_id)
-    # Interleave tenants so a big tenant cannot fill the queue ahead of a small one.
-    fair = [j for group in zip_longest(*per_tenant.values()) for j in group if j is not None]
-    return fair[:limit]
 
 
 def mark_dispatched(*, session: Session, job_ids: list[uuid.UUID]) -> None:

@@ -1,7 +1,7 @@
 """`make bench`: measure docqueue against the raw Celery floor on this machine.
 
-    python -m scripts.bench [--quick] [--only raw,overhead,cap,enqueue,poll,lane,scale,memory,procs]
-                            [--json out.json] [--strict]
+    python -m scripts.bench [--quick] [--json out.json] [--strict] [--timeout-s N]
+        [--only raw,overhead,cap,inflight,enqueue,poll,lane,scale,memory,procs]
 
 Starts its own Postgres, Redis, simulator, API, scheduler and workers in a temp dir (all on
 127.0.0.1), runs every scenario in turn on a fresh stack, prints a table and stops
@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -74,11 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir and logs")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--timeout-s", type=int, help="overall time limit (the full memory row alone takes ~20 min)"
+    )
     args = parser.parse_args(argv)
     which = {s.strip() for s in args.only.split(",") if s.strip()}
     if which - set(SCENARIOS):
         parser.error(f"unknown scenarios: {sorted(which - set(SCENARIOS))}")
     sizes = QUICK if args.quick else FULL
+    if args.timeout_s:
+        sizes = replace(sizes, timeout_s=args.timeout_s)
     os.chdir(REPO)  # the stack starts `python -m scripts...` children
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
         signal.signal(sig, _interrupt)

@@ -123,9 +123,12 @@ class RunResult:
 
 
 def run_documents(
-    stack: BenchStack, tenant: Tenant, *, n: int, tag: str, timeout: float
+    stack: BenchStack, tenant: Tenant, *, n: int, tag: str, timeout: float, samples: bool = False
 ) -> RunResult:
-    """Submit `n` low-tier invoices as one streamed batch and wait for all to end."""
+    """Submit `n` low-tier invoices as one streamed batch and wait for all to end.
+
+    `samples`: also fetch the simulator's in-flight time series (`inflight_samples`).
+    """
     stack.sim("/sim/reset", {})
     with stack.client(tenant, timeout=timeout) as client:
         started = time.time()
@@ -133,7 +136,7 @@ def run_documents(
     if accepted.get("created") != n:
         raise RuntimeError(f"batch created {accepted.get('created')} of {n} jobs: {accepted}")
     done = wait_terminal(stack, tenant, n=n, timeout=timeout)
-    return RunResult(n, started, done, stack.sim("/sim/stats?samples=0"))
+    return RunResult(n, started, done, stack.sim(f"/sim/stats?samples={int(samples)}"))
 
 
 def warm_up(stack: BenchStack, *, n: int, timeout: float = 120) -> None:

@@ -2,9 +2,10 @@
 
 One fresh database, no processes: the statements the scheduler and the workers run, timed
 from this process through the same storage verbs.
-- pick: `storage.dispatch.pick` (one tier, `PUBLISH_CHUNK` ids, as the scheduler asks) with
-  `tenants` active tenants and `queued` queued jobs spread over them; every pick is rolled
-  back, so each sees the same queue. `EXPLAIN (ANALYZE, BUFFERS)` of its statement is kept.
+- pick: the scheduler's Postgres work for one round of one tier (`storage.picks`: heads,
+  pick of `PUBLISH_CHUNK` ids, mark, raise the heads) with `tenants` active tenants and
+  `queued` queued jobs spread over them; every round is rolled back, so each sees the same
+  queue. `EXPLAIN (ANALYZE, BUFFERS)` of the heads read and of the pick is kept.
 - claim: `storage.jobs.claim` of fresh queued jobs, one autocommit session each (as the
   worker's store does), first with an empty table, then with `finished` finished jobs in
   it. The ratio of the two medians is the row.
@@ -20,12 +21,12 @@ import uuid
 from typing import Any
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from scripts.bench.env import BenchEnv
 from scripts.bench.rows import Row
-from storage import dispatch
+from storage import dispatch, picks
 from storage import jobs as job_store
 from storage.db import get_engine, session_scope
 from tasks.dispatch.scheduler import PUBLISH_CHUNK
@@ -68,25 +69,43 @@ def _ms(samples: list[float]) -> tuple[float, float]:
 
 
 def pick_latency(url: str, *, reps: int) -> tuple[float, float, str]:
-    """p50/p99 ms of the scheduler's pick, and the EXPLAIN ANALYZE of its statement."""
+    """p50/p99 ms of the scheduler's Postgres work per round, and the plans of its pick.
+
+    A round is what `tasks.dispatch.scheduler.dispatch_once` runs for one tier apart from
+    publishing: count what is outstanding, read the heads, lock the chosen jobs, mark them
+    dispatched and raise the heads it read.
+    """
     engine = get_engine(url)
     took: list[float] = []
     for _ in range(reps + 5):
         with Session(engine) as session:
             began = time.perf_counter()
-            picked = dispatch.pick(session=session, tier=TIER, limit=PUBLISH_CHUNK)
+            dispatch.outstanding(session=session, tier=TIER)
+            picked = picks.pick(session=session, tier=TIER, limit=PUBLISH_CHUNK)
+            dispatch.mark_dispatched(session=session, job_ids=picked.job_ids)
+            picks.refresh_heads(session=session, tier=TIER, tenants=picked.tenants)
             took.append(time.perf_counter() - began)
             session.rollback()  # the same queue for the next pick
-        if len(picked) != PUBLISH_CHUNK:
-            raise RuntimeError(f"pick returned {len(picked)} of {PUBLISH_CHUNK}")
-    with Session(engine) as session:
-        plan = session.execute(
-            text(f"EXPLAIN (ANALYZE, BUFFERS) {dispatch.PICK_SQL}"),
-            {"tier": TIER, "limit": PUBLISH_CHUNK},
-        ).all()
-        session.rollback()
+        if len(picked.job_ids) != PUBLISH_CHUNK:
+            raise RuntimeError(f"pick returned {len(picked.job_ids)} of {PUBLISH_CHUNK}")
     p50, p99 = _ms(took[5:])  # the first few warm the caches
-    return p50, p99, "\n".join(str(r[0]) for r in plan)
+    return p50, p99, _plans(engine, tenants=picked.tenants)
+
+
+def _plans(engine: Engine, *, tenants: list[uuid.UUID]) -> str:
+    """`EXPLAIN (ANALYZE, BUFFERS)` of the heads read and of the locking pick."""
+    args = {"tier": TIER, "limit": PUBLISH_CHUNK}
+    with Session(engine) as session:
+        frees = [f for t, f in session.execute(text(picks.HEADS_SQL), args).all() if t in tenants]
+        plans = []
+        for sql, params in (
+            (picks.HEADS_SQL, args),
+            (picks.PICK_SQL, {**args, "tenants": tenants, "frees": frees}),
+        ):
+            rows = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).all()
+            plans.append("\n".join(str(r[0]) for r in rows))
+        session.rollback()
+    return "\n\n".join(plans)
 
 
 def claim_latency(url: str, dsn: str) -> float:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scripts.bench import api as bench_api
+from scripts.bench import inflight as bench_inflight
 from scripts.bench import lane as bench_lane
 from scripts.bench import memory as bench_memory
 from scripts.bench import pipeline as bench_pipeline
@@ -16,7 +17,9 @@ from scripts.bench.env import BenchEnv
 from scripts.bench.pgconns import PeakConnections
 from scripts.bench.rows import Row
 
-SCENARIOS = ("raw", "overhead", "cap", "enqueue", "poll", "lane", "scale", "memory", "procs")
+SCENARIOS = (
+    "raw", "overhead", "cap", "inflight", "enqueue", "poll", "lane", "scale", "memory", "procs",
+)  # fmt: skip
 # The same worker layout for the raw floor and the overhead run: a fair comparison.
 OVERHEAD_WORKERS = [("w1", 16), ("w2", 16)]
 CAP_WORKERS = [("w1", 40), ("w2", 40)]
@@ -42,6 +45,7 @@ class Sizes:
     scale: tuple[int, int, int]  # active tenants, queued jobs, finished jobs (scripts/bench/scale)
     memory: tuple[int, int]  # jobs before the first RSS reading, and in all (scripts/bench/memory)
     procs: tuple[int, int] = (5_000, 1_000)  # raw tasks and documents per process count
+    inflight: int = 600  # documents at 1 s latency and cap 20 (scripts/bench/inflight)
 
 
 FULL = Sizes(
@@ -70,6 +74,7 @@ QUICK = Sizes(
     (1_000, 10**5, 10**5),
     (300, 3_000),
     (1_000, 200),
+    200,
 )
 
 
@@ -211,6 +216,11 @@ def run(env: BenchEnv, sizes: Sizes, which: set[str], out: dict[str, Any], say: 
         if name in which:
             say(f"running {name}")
             rows += step(env, sizes, out)
+    if "inflight" in which:
+        say("running inflight")
+        rows += bench_inflight.scenario(
+            env, n=sizes.inflight, overrides=NO_TPM, timeout=sizes.timeout_s / 3, out=out
+        )
     if which & {"enqueue", "poll"}:
         say("running enqueue/poll")
         rows += _api(env, sizes, out, which)

@@ -16,6 +16,7 @@ import structlog
 
 from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
+from storage import picks
 from storage.db import JOBS_CHANNEL, session_scope
 from tasks.celery.app import trace_process
 from tasks.celery.publish import publish_jobs
@@ -29,6 +30,9 @@ RECONCILE_EVERY_S = 2.0
 # Jobs per transaction: a worker's claim waits on the picked rows' locks until the commit,
 # so a big round would hold the first job back until its last message is published.
 PUBLISH_CHUNK = 64
+# Picks in a row that may find only stale heads (tenants whose waiting jobs were cancelled
+# or parked since): each raises the heads it read, so the next reaches the next tenants.
+STALE_ROUNDS = 8
 
 
 def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -> int:
@@ -46,14 +50,17 @@ def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -
     sent = 0
     cfg = settings.app.dispatch
     for tier in TIERS:
-        with session_scope() as session:
-            room = cfg.max_outstanding - store.outstanding(session=session, tier=tier)
-            ids = store.pick(session=session, tier=tier, limit=min(room, PUBLISH_CHUNK))
-            if not ids:
-                continue
-            publish_jobs((job_id, tier) for job_id in ids)
-            store.mark_dispatched(session=session, job_ids=ids)
-            sent += len(ids)
+        for _ in range(STALE_ROUNDS):
+            with session_scope() as session:
+                room = cfg.max_outstanding - store.outstanding(session=session, tier=tier)
+                picked = picks.pick(session=session, tier=tier, limit=min(room, PUBLISH_CHUNK))
+                if picked.job_ids:
+                    publish_jobs((job_id, tier) for job_id in picked.job_ids)
+                    store.mark_dispatched(session=session, job_ids=picked.job_ids)
+                    sent += len(picked.job_ids)
+                picks.refresh_heads(session=session, tier=tier, tenants=picked.tenants)
+            if picked.job_ids or not picked.tenants:
+                break  # published (the loop comes back at once), or nothing waits
     return sent
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlalchemy import text
 
-from storage import dispatch
+from storage import picks
 from storage.db import session_scope
 from tests.support.store_seed import tenant_with_jobs
 
@@ -40,7 +40,7 @@ def _queue(pg_url: str, tier: str, *, jobs: int, age_s: float, concurrency: int 
 def _pick(pg_url: str, tier: str, limit: int) -> Counter[uuid.UUID]:
     """Jobs picked per tenant (rolled back: the queue stays as it was)."""
     with session_scope(pg_url) as session:
-        picked = dispatch.pick(session=session, tier=tier, limit=limit)
+        picked = picks.pick(session=session, tier=tier, limit=limit).job_ids
         tenants = session.execute(
             text("SELECT tenant_id FROM jobs WHERE id = ANY(:ids)"), {"ids": picked}
         ).scalars()
