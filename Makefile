@@ -29,7 +29,7 @@ REDIS_PORT ?= 63799
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 
-.PHONY: venv redis postgres prometheus tesseract test test-faults lint demo down bench \
+.PHONY: venv redis postgres prometheus tesseract chromium test test-faults lint demo down bench \
 	services-up services-down services-status clean
 
 ## venv: .venv with the project installed editable with its dev extras.
@@ -66,7 +66,16 @@ tesseract:
 		command -v tesseract >/dev/null || { echo "tesseract install failed" >&2; exit 1; }; \
 	fi
 
-test: venv redis postgres prometheus tesseract
+## chromium: Debian's chromium for the console's browser tests (Playwright drives it through
+## executable_path; no browser download), if missing.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "chromium not found: installing it with apt-get"; \
+		$(APT_GET) update && $(APT_GET) install -y --no-install-recommends chromium fonts-dejavu-core </dev/null; \
+		command -v chromium >/dev/null || { echo "chromium install failed" >&2; exit 1; }; \
+	fi
+
+test: venv redis postgres prometheus tesseract chromium
 	@rc=0; $(VENV)/bin/pytest -q -m "not faults" $(PYTEST_ARGS) || rc=$$?; \
 	if [ -n "$(PYTEST_RC_FILE)" ]; then echo "$$rc" > "$(PYTEST_RC_FILE)"; fi; \
 	if [ "$$rc" -eq 5 ]; then echo "make test: pytest ran no tests (exit code 5)" >&2; fi; \

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from api import errors
+from api.console import mount as console
 from api.middleware.bodylimit import BodyLimit
 from api.routes import (
     batch_results,
@@ -58,6 +59,7 @@ def create_app() -> FastAPI:
     app.include_router(review.router)
     app.include_router(tenant_settings.router)
     app.include_router(metrics.router)
+    console.install(app)  # /console: the browser pages
     # Inside _context, so its 413 carries the request id too.
     app.add_middleware(BodyLimit, limit=settings.app.limits.max_request_bytes)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.console.errors import ConsoleError, SignInRequired
+from api.console.render import error_page, is_console
 from schemas.api import ErrorBody
 from schemas.errors import ExtractorArchived, SchemaInvalid, UnknownSchemaError
 from storage.errors import AuthError, IdempotencyConflict, InvalidState, NotFound, StorageError
@@ -83,12 +86,22 @@ def install(app: FastAPI) -> None:
     async def _archived(_: Request, exc: ExtractorArchived) -> JSONResponse:
         return _json(422, "extractor_archived", str(exc))
 
+    @app.exception_handler(ConsoleError)
+    async def _console(request: Request, exc: ConsoleError) -> Response:
+        if isinstance(exc, SignInRequired) and request.method == "GET":
+            return RedirectResponse(f"/console/signin?next={quote(exc.next_path)}", 303)
+        return error_page(request, exc.status, exc.message)
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_console(request):
+            return error_page(request, 422, "no such page")
         return _json(422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_console(request):
+            return error_page(request, exc.status_code, str(exc.detail))
         type_ = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
             exc.status_code, "http_error"
         )

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.console import ConsoleConfig
 from schemas.extractors.config import ExtractorsConfig
 from schemas.lanes import LANES, BatchLaneConfig
 from schemas.trust.config import OcrConfig, TrustConfig
@@ -27,8 +28,7 @@ class Price(BaseModel):
     input_per_mtok: float
     output_per_mtok: float
     cached_input_per_mtok: float
-    # Anthropic bills a cache write above the input price (1.25x for the 5-minute cache);
-    # None: a write costs the input price (OpenAI caches for free).
+    # A cache write's price (Anthropic: 1.25x input, 5-minute cache); None: input (OpenAI).
     cache_write_per_mtok: float | None = None
 
 
@@ -236,6 +236,7 @@ class AppConfig(BaseModel):
     trust: TrustConfig = Field(default_factory=TrustConfig)
     ocr: OcrConfig = Field(default_factory=OcrConfig)
     batch_lane: BatchLaneConfig = Field(default_factory=BatchLaneConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 
@@ -279,8 +280,7 @@ class Settings(BaseSettings):
     api_burst: int = 400
     docqueue_api_url: str = "http://127.0.0.1:8000"  # where the CLI's ingest/status/results go
     docqueue_api_key: str | None = None
-    # Traces are recorded and exported (OTLP/HTTP) only when this is set; the SDK reads its
-    # other standard variables itself (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, ...).
+    # Traces are exported (OTLP/HTTP) only when set; the SDK reads the other OTEL_* variables.
     otel_exporter_otlp_endpoint: str | None = None  # e.g. http://collector:4318
 
     @property

@@ -15,6 +15,7 @@ import typer
 
 from scripts.commands import batches, catalog, documents, evals, extractors, reruns, review, usage
 from scripts.commands import estimate as estimate_cmd
+from scripts.commands.console_link import console_link
 from scripts.commands.overview import EPILOG, OVERVIEW
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenants and API keys.")
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+app.command("console-link")(console_link)
 
 
 @db_app.command("upgrade")

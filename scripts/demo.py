@@ -138,6 +138,21 @@ def up() -> None:
     console.print("To use the CLI or the Python client as the demo tenant, run:")
     # Plain print, not rich: the line must stay whole and unstyled to copy and paste.
     print(f"export DOCQUEUE_API_URL={api} DOCQUEUE_API_KEY={key}")
+    console.print(f"\nThe console: {api}/console. One-time sign-in for the demo tenant:")
+    print(_console_link(env, api, key))
+
+
+def _console_link(env: dict[str, str], api: str, key: str) -> str:
+    """A one-time sign-in link (`docqueue console-link`) for the demo tenant's key."""
+    prefix = key.removeprefix("dq_").split("_", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "console-link", prefix, "--api-url", api],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
 
 
 def _submit_and_watch(api: str, key: str) -> None:

@@ -278,6 +278,7 @@ class BudgetReservation(Base):
 
 # Registered on the same metadata so the jobs -> extractor_versions foreign key resolves
 # wherever Job is used; the module imports Base from here, hence the late import.
+from storage import console_models as _console_models  # noqa: E402, F401
 from storage import dispatch_models as _dispatch_models  # noqa: E402, F401
 from storage import extractor_models as _extractor_models  # noqa: E402, F401
 from storage import lane_models as _lane_models  # noqa: E402, F401

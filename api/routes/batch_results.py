@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from api.deps import SessionDep, TenantDep
-from api.views.batches import result_line
+from api.views.exports import ndjson_lines
 from storage import batches as batch_store
-from storage import results
-from storage.db import session_scope
-from storage.models import Batch
-from storage.rows import Cursor
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
-
-RESULT_PAGE = 1000
-
-
-def _result_lines(batch: Batch) -> Iterator[bytes]:
-    """Keyset pages of RESULT_PAGE rows, each read in its own short transaction."""
-    after: Cursor | None = None
-    while True:
-        with session_scope() as session:
-            rows = results.result_page(session=session, batch=batch, after=after, limit=RESULT_PAGE)
-        if rows:
-            yield b"".join(result_line(r) for r in rows)
-        if len(rows) < RESULT_PAGE:
-            return
-        after = rows[-1].cursor
 
 
 @router.get(
@@ -51,4 +31,4 @@ def batch_results(batch_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -
     # FastAPI closes yield dependencies only after the response is sent: end the auth
     # query's transaction now, or a slow reader holds a connection idle in transaction.
     session.commit()
-    return StreamingResponse(_result_lines(batch), media_type="application/x-ndjson")
+    return StreamingResponse(ndjson_lines(batch), media_type="application/x-ndjson")

@@ -103,3 +103,14 @@ def wait_until_terminal(
         return counts
     tails = {n: live.stack.log_tail(n, 15) for n in live.stack.procs}
     raise AssertionError(f"not terminal within {timeout} s: {counts}\n{tails}")
+
+
+def wait_batch(client: httpx.Client, batch_id: str, *, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll a batch until every job is terminal (`finished_at` set) and return it."""
+
+    def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(f"/v1/batches/{batch_id}").json()
+        return body if body.get("finished_at") else None
+
+    found: dict[str, Any] = wait_for(done, timeout=timeout, every=0.3)
+    return found

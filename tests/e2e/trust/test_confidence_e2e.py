@@ -11,13 +11,12 @@ import random
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from schemas.config import get_settings
 from storage.models import Job
 from tests.support.stacks import LiveStack
-from tests.support.waits import wait_for, wait_job
+from tests.support.waits import wait_batch, wait_job
 
 pytestmark = pytest.mark.e2e
 
@@ -74,15 +73,6 @@ def auroc(positives: list[float], negatives: list[float]) -> float:
     return wins / (len(positives) * len(negatives))
 
 
-def _finished(client: httpx.Client, batch_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = client.get(f"/v1/batches/{batch_id}").json()
-        return body if body.get("finished_at") else None
-
-    found: dict[str, Any] = wait_for(done, timeout=240, every=0.5)
-    return found
-
-
 @pytest.mark.faults  # slow: `make test-faults`
 def test_confidence_separates_hallucinated_fields_from_correct_ones(live: LiveStack) -> None:
     rng = random.Random(20261201)
@@ -102,7 +92,7 @@ def test_confidence_separates_hallucinated_fields_from_correct_ones(live: LiveSt
         )
         assert created.status_code == 202, created.text
         batch_id = created.json()["id"]
-        summary = _finished(client, batch_id)
+        summary = wait_batch(client, batch_id, timeout=240)
     assert summary["counts"].get("succeeded") == DOCUMENTS, summary
     with live.session() as session:
         jobs = session.query(Job).filter(Job.batch_id == uuid.UUID(batch_id)).all()

@@ -41,13 +41,14 @@ def _queue(pg_url: str, tier: str, *, jobs: int, age_s: float) -> tuple[uuid.UUI
 def _head(pg_url: str, tier: str, tenant_id: uuid.UUID) -> dt.datetime | None:
     """The tenant's head, or None when it is 'infinity' (nothing waits)."""
     with session_scope(pg_url) as session:
-        return session.scalar(
+        head: dt.datetime | None = session.scalar(
             text(
                 "SELECT NULLIF(head, 'infinity') FROM tier_queues"
                 " WHERE tier = :tier AND tenant_id = :t"
             ),
             {"tier": tier, "t": tenant_id},
         )
+    return head
 
 
 def _empty(pg_url: str, tier: str, tenant_id: uuid.UUID) -> bool:
@@ -66,13 +67,14 @@ def _empty(pg_url: str, tier: str, tenant_id: uuid.UUID) -> bool:
 
 def _oldest_waiting(pg_url: str, tier: str, tenant_id: uuid.UUID) -> dt.datetime | None:
     with session_scope(pg_url) as session:
-        return session.scalar(
+        oldest: dt.datetime | None = session.scalar(
             text(
                 "SELECT min(created_at) FROM jobs WHERE tier = :tier AND tenant_id = :t"
                 " AND status = 'queued' AND dispatched_at IS NULL AND parked_at IS NULL"
             ),
             {"tier": tier, "t": tenant_id},
         )
+    return oldest
 
 
 def _round(pg_url: str, tier: str, limit: int) -> list[uuid.UUID]:
