@@ -159,17 +159,19 @@ def _submit_and_watch(api: str, key: str) -> None:
     files = sorted(p for p in SAMPLES.iterdir() if p.is_file())
     client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
     ids: dict[str, str] = {}
+    by_schema: dict[str, list[Path]] = {}
     for path in files:
-        resp = client.post(
-            "/v1/jobs",
-            json={
-                "schema": _schema_for(path),
-                "filename": path.name,
-                "content_base64": base64.b64encode(path.read_bytes()).decode(),
-            },
-        )
+        by_schema.setdefault(_schema_for(path), []).append(path)
+    for schema, paths in by_schema.items():  # a batch per extractor: the console lists them
+        docs = [
+            {"filename": p.name, "content_base64": base64.b64encode(p.read_bytes()).decode()}
+            for p in paths
+        ]
+        resp = client.post("/v1/batches", json={"schema": schema, "documents": docs})
         resp.raise_for_status()
-        ids[path.name] = resp.json()["id"]
+        listed = client.get("/v1/jobs", params={"batch_id": resp.json()["id"], "limit": 1000})
+        listed.raise_for_status()
+        ids.update((job["filename"], job["id"]) for job in listed.json()["items"])
     jobs: dict[str, dict[str, Any]] = {}
     with Progress(
         TextColumn("{task.description}"),

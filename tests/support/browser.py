@@ -47,13 +47,18 @@ def artifacts() -> Path:
 
 
 def screenshots(page: Page, name: str) -> list[Path]:
-    """The current page at both sizes, as `{name}-desktop.png` and `{name}-phone.png`."""
+    """The current page at both sizes, as `{name}-desktop.png` and `{name}-phone.png`.
+
+    Fails when the page is wider than either viewport: readable means no sideways scroll
+    (wide tables scroll inside their own box instead).
+    """
     saved = []
     for label, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         path = artifacts() / f"{name}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
         saved.append(path)
+        assert not overflows(page), f"{name} is wider than {width}x{height}"
     page.set_viewport_size({"width": 1280, "height": 800})
     return saved
 

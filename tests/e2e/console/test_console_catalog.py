@@ -53,6 +53,7 @@ def test_a_refused_schema_is_shown_inline_with_its_pointer_and_an_upload_registe
     page.get_by_role("button", name="Register").click()
     page.wait_for_url("**/console/extractors/totals")
     assert json.loads(page.locator("#schema").inner_text()) == GOOD
+    screenshots(page, "extractor")
     assert "v1" in page.locator("ul.tally").inner_text()
     with stack.client() as client:
         assert client.get("/v1/extractors/totals").status_code == 200
@@ -133,6 +134,7 @@ def test_samples_become_a_proposed_schema_that_registers_as_an_extractor(
     page.get_by_role("button", name="Infer a schema").click()
     page.wait_for_url("**/console/extractors/infer/*")
     expect(page.locator("#infer-done")).to_be_visible(timeout=60_000)  # polled, no reload
+    screenshots(page, "infer")
     proposed = json.loads(page.get_by_label("JSON Schema").input_value())
     assert proposed["type"] == "object"
     assert proposed["properties"]
