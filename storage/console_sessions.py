@@ -15,13 +15,15 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.console_models import ConsoleSession
 from storage.errors import AuthError
 from storage.models import ApiKey, Tenant
 from storage.tenants import hash_key
+
+PURGE_AFTER = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,13 @@ def _valid_key(key: ApiKey | None, now: dt.datetime) -> ApiKey:
 
 def _open(session: Session, key: ApiKey, *, kind: str, ttl: dt.timedelta) -> Opened:
     now = dt.datetime.now(dt.UTC)
+    # Sign-ins are rare: each clears what ended over a day ago, so the table stays small.
+    gone = now - PURGE_AFTER
+    session.execute(
+        delete(ConsoleSession).where(
+            or_(ConsoleSession.expires_at < gone, ConsoleSession.ended_at < gone)
+        )
+    )
     ends = now + ttl if key.expires_at is None else min(now + ttl, key.expires_at)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(
