@@ -182,8 +182,7 @@ class PoolConfig(BaseModel):
 
     pool_size: int = Field(gt=0)
     max_overflow: int = Field(default=0, ge=0)
-    # A thread that finds the pool empty waits this long for a connection, then fails
-    # (it never opens one beyond the bound).
+    # A thread that finds the pool empty waits this long, then fails (never beyond the bound).
     pool_timeout_s: float = Field(default=10.0, gt=0)
 
     @property
@@ -264,6 +263,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "postgresql+psycopg://docqueue@127.0.0.1:54329/docqueue"
+    database_listen_url: str | None = None  # the scheduler's own session (LISTEN, leader)
     redis_url: str = "redis://127.0.0.1:63799/0"
     openai_api_key: str = "sk-sim"
     openai_base_url: str | None = None

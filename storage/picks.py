@@ -81,6 +81,8 @@ _RAISE_HEADS = text(
     """
 )
 _HEADS = text(HEADS_SQL)
+DISPATCH_LOCK = 0x64715F64  # "dq_d": one dispatch round at a time, whoever runs it
+_SERIALIZE = text("SELECT pg_advisory_xact_lock(:key)")
 _PICK = text(PICK_SQL)
 
 
@@ -90,6 +92,16 @@ class Pick:
 
     job_ids: list[uuid.UUID]
     tenants: list[uuid.UUID]
+
+
+def serialize_rounds(*, session: Session) -> None:
+    """Wait until no other dispatch round runs; held until this transaction ends.
+
+    Two rounds at once (two schedulers that both believe they lead) would each count a
+    tenant's room from the same committed state and together publish past its cap. A
+    transaction-level lock works through PgBouncer's transaction pooling too.
+    """
+    session.execute(_SERIALIZE, {"key": DISPATCH_LOCK})
 
 
 def pick(*, session: Session, tier: str, limit: int) -> Pick:

@@ -72,14 +72,15 @@ def pick_latency(url: str, *, reps: int) -> tuple[float, float, str]:
     """p50/p99 ms of the scheduler's Postgres work per round, and the plans of its pick.
 
     A round is what `tasks.dispatch.scheduler.dispatch_once` runs for one tier apart from
-    publishing: count what is outstanding, read the heads, lock the chosen jobs, mark them
-    dispatched and raise the heads it read.
+    publishing: take the dispatch lock, count what is outstanding, read the heads, lock the
+    chosen jobs, mark them dispatched and raise the heads it read.
     """
     engine = get_engine(url)
     took: list[float] = []
     for _ in range(reps + 5):
         with Session(engine) as session:
             began = time.perf_counter()
+            picks.serialize_rounds(session=session)
             dispatch.outstanding(session=session, tier=TIER)
             picked = picks.pick(session=session, tier=TIER, limit=PUBLISH_CHUNK)
             dispatch.mark_dispatched(session=session, job_ids=picked.job_ids)

@@ -100,9 +100,9 @@ class Stack:
         args = ["webhooks", "--concurrency", str(concurrency), "--name", name]
         self._spawn(name, [PY, "-m", "scripts.cli", *args])
 
-    def scheduler(self) -> None:
-        """Start the scheduler (dispatch and reconciliation)."""
-        self._spawn("scheduler", [PY, "-m", "scripts.cli", "scheduler"])
+    def scheduler(self, *, name: str = "scheduler") -> None:
+        """Start a scheduler (dispatch and reconciliation; one of several leads)."""
+        self._spawn(name, [PY, "-m", "scripts.cli", "scheduler"])
 
     def batcher(self) -> None:
         """Start the batch lane's batcher (pack, submit, poll provider batches)."""

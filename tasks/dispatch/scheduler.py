@@ -1,6 +1,7 @@
 """The scheduler process: publish queued jobs fairly to tier queues, and reconcile strays.
 
 The reconciler (tasks/dispatch/reconciler.py) is one of its duties, run every few seconds.
+Several may run: one leads (tasks/dispatch/leader.py), the others stand by.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from storage import picks
 from storage.db import JOBS_CHANNEL, session_scope
 from tasks.celery.app import trace_process
 from tasks.celery.publish import publish_jobs
+from tasks.dispatch.leader import Leadership
 from tasks.dispatch.reconciler import Recovery, reconcile_once
 from tasks.engine.ports import KillSwitch
 from tasks.errors import Paused
@@ -52,6 +54,7 @@ def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -
     for tier in TIERS:
         for _ in range(STALE_ROUNDS):
             with session_scope() as session:
+                picks.serialize_rounds(session=session)
                 room = cfg.max_outstanding - store.outstanding(session=session, tier=tier)
                 picked = picks.pick(session=session, tier=tier, limit=min(room, PUBLISH_CHUNK))
                 if picked.job_ids:
@@ -65,7 +68,11 @@ def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -
 
 
 def _listener(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
-    url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    # A direct URL when DATABASE_URL names a transaction pooler: LISTEN and the leader's
+    # session-level lock need a session of their own.
+    url = (settings.database_listen_url or settings.database_url).replace(
+        "postgresql+psycopg://", "postgresql://"
+    )
     conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     conn.execute(f"LISTEN {JOBS_CHANNEL}")
     return conn
@@ -89,11 +96,17 @@ def run_forever() -> None:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     switch = RedisKillSwitch(client)
     recovery = Recovery.for_settings(settings, client)
+    leadership = Leadership()
     log.info("scheduler_started")
     while not stop:
         try:
             if conn is None:
                 conn = _listener(settings)
+            if not leadership.check(conn):  # a standby: try again after a poll interval
+                select_mod.select([conn.fileno()], [], [], poll)
+                for _ in conn.notifies(timeout=0, stop_after=1000):
+                    pass
+                continue
             sent = dispatch_once(settings=settings, killswitch=switch)
             if time.monotonic() - last_reconcile > RECONCILE_EVERY_S:
                 sent += reconcile_once(settings=settings, recovery=recovery)
@@ -109,6 +122,7 @@ def run_forever() -> None:
             if conn is not None:
                 conn.close()
                 conn = None
+            leadership.lost()  # the lock went with the connection
             time.sleep(1.0)
         except Exception as exc:
             log.exception("scheduler_error", error=str(exc)[:200])
