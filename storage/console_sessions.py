@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from storage.console_models import ConsoleSession
 from storage.errors import AuthError
 from storage.models import ApiKey, Tenant
-from storage.tenants import hash_key
+from storage.tenants import checked_key, hash_key
 
 PURGE_AFTER = dt.timedelta(days=1)
 
@@ -54,16 +54,6 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _valid_key(key: ApiKey | None, now: dt.datetime) -> ApiKey:
-    if key is None:
-        raise AuthError("is not valid")
-    if key.revoked_at is not None:
-        raise AuthError("has been revoked")
-    if key.expires_at is not None and key.expires_at <= now:
-        raise AuthError("has expired")
-    return key
-
-
 def _open(session: Session, key: ApiKey, *, kind: str, ttl: dt.timedelta) -> Opened:
     now = dt.datetime.now(dt.UTC)
     # Sign-ins are rare: each clears what ended over a day ago, so the table stays small.
@@ -92,7 +82,7 @@ def _open(session: Session, key: ApiKey, *, kind: str, ttl: dt.timedelta) -> Ope
 def open_session(*, session: Session, api_key: str, ttl: dt.timedelta) -> Opened:
     """Check `api_key` and open a session on it (AuthError saying why not)."""
     key = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(api_key))).first()
-    return _open(session, _valid_key(key, dt.datetime.now(dt.UTC)), kind="session", ttl=ttl)
+    return _open(session, checked_key(key), kind="session", ttl=ttl)
 
 
 def open_link(*, session: Session, key_prefix: str, ttl: dt.timedelta) -> Opened:
@@ -123,7 +113,7 @@ def redeem_link(*, session: Session, token: str, ttl: dt.timedelta) -> Opened:
     if key_id is None:
         raise AuthError("link is used up or has expired")
     key = session.get(ApiKey, key_id)
-    return _open(session, _valid_key(key, dt.datetime.now(dt.UTC)), kind="session", ttl=ttl)
+    return _open(session, checked_key(key), kind="session", ttl=ttl)
 
 
 def resolve(*, session: Session, token: str) -> Signed | None:

@@ -80,11 +80,19 @@ def authenticate(*, session: Session, api_key: str) -> Tenant:
     if row is None:
         raise AuthError("is not valid")
     key, tenant = row
+    checked_key(key)
+    return tenant
+
+
+def checked_key(key: ApiKey | None) -> ApiKey:
+    """`key` if it can be used now, else AuthError saying why not (unknown, revoked, expired)."""
+    if key is None:
+        raise AuthError("is not valid")
     if key.revoked_at is not None:
         raise AuthError("has been revoked")
     if key.expires_at is not None and key.expires_at <= dt.datetime.now(dt.UTC):
         raise AuthError("has expired")
-    return tenant
+    return key
 
 
 def get_tenant(*, session: Session, tenant_id: uuid.UUID) -> Tenant:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from storage.console_models import ConsoleSession
 from storage.console_sessions import (
@@ -26,6 +27,15 @@ HOUR = dt.timedelta(hours=1)
 
 def _prefix(api_key: str) -> str:
     return api_key.removeprefix("dq_").split("_", 1)[0]
+
+
+def _expire(session: Session, token: str, *, ago: str) -> None:
+    """Move a session's expiry into the past by `ago` (a Postgres interval)."""
+    session.execute(
+        text("UPDATE console_sessions SET expires_at = now() - CAST(:ago AS interval)"
+             " WHERE token_hash = :h"),
+        {"ago": ago, "h": digest(token)},
+    )  # fmt: skip
 
 
 def test_a_session_resolves_to_its_tenant_until_signed_out(pg_url: str) -> None:
@@ -61,11 +71,7 @@ def test_a_session_past_its_expiry_opens_nothing(pg_url: str) -> None:
     tenant = make_tenant("sess", url=pg_url)
     with session_scope(pg_url) as session:
         opened = open_session(session=session, api_key=tenant.api_key, ttl=HOUR)
-        session.execute(
-            text("UPDATE console_sessions SET expires_at = now() - interval '1 second'"
-                 " WHERE token_hash = :h"),
-            {"h": digest(opened.token)},
-        )  # fmt: skip
+        _expire(session, opened.token, ago="1 second")
     with session_scope(pg_url) as session:
         assert resolve(session=session, token=opened.token) is None
 
@@ -87,11 +93,7 @@ def test_signing_in_clears_sessions_that_ended_over_a_day_ago(pg_url: str) -> No
     tenant = make_tenant("sess", url=pg_url)
     with session_scope(pg_url) as session:
         old = open_session(session=session, api_key=tenant.api_key, ttl=HOUR)
-        session.execute(
-            text("UPDATE console_sessions SET expires_at = now() - interval '2 days'"
-                 " WHERE token_hash = :h"),
-            {"h": digest(old.token)},
-        )  # fmt: skip
+        _expire(session, old.token, ago="2 days")
     with session_scope(pg_url) as session:
         open_session(session=session, api_key=tenant.api_key, ttl=HOUR)
         left = session.scalar(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import text
 
@@ -38,42 +39,36 @@ def _queue(pg_url: str, tier: str, *, jobs: int, age_s: float) -> tuple[uuid.UUI
     return tenant_id, job_ids
 
 
+def _scalar(pg_url: str, sql: str, tier: str, tenant_id: uuid.UUID) -> Any:
+    with session_scope(pg_url) as session:
+        return session.scalar(text(sql), {"tier": tier, "t": tenant_id})
+
+
 def _head(pg_url: str, tier: str, tenant_id: uuid.UUID) -> dt.datetime | None:
     """The tenant's head, or None when it is 'infinity' (nothing waits)."""
-    with session_scope(pg_url) as session:
-        head: dt.datetime | None = session.scalar(
-            text(
-                "SELECT NULLIF(head, 'infinity') FROM tier_queues"
-                " WHERE tier = :tier AND tenant_id = :t"
-            ),
-            {"tier": tier, "t": tenant_id},
-        )
+    head: dt.datetime | None = _scalar(
+        pg_url,
+        "SELECT NULLIF(head, 'infinity') FROM tier_queues WHERE tier = :tier AND tenant_id = :t",
+        tier,
+        tenant_id,
+    )
     return head
 
 
 def _empty(pg_url: str, tier: str, tenant_id: uuid.UUID) -> bool:
     """Whether the tenant's row says nothing of it waits in this tier."""
-    with session_scope(pg_url) as session:
-        return bool(
-            session.scalar(
-                text(
-                    "SELECT head = 'infinity' FROM tier_queues"
-                    " WHERE tier = :tier AND tenant_id = :t"
-                ),
-                {"tier": tier, "t": tenant_id},
-            )
-        )
+    sql = "SELECT head = 'infinity' FROM tier_queues WHERE tier = :tier AND tenant_id = :t"
+    return bool(_scalar(pg_url, sql, tier, tenant_id))
 
 
 def _oldest_waiting(pg_url: str, tier: str, tenant_id: uuid.UUID) -> dt.datetime | None:
-    with session_scope(pg_url) as session:
-        oldest: dt.datetime | None = session.scalar(
-            text(
-                "SELECT min(created_at) FROM jobs WHERE tier = :tier AND tenant_id = :t"
-                " AND status = 'queued' AND dispatched_at IS NULL AND parked_at IS NULL"
-            ),
-            {"tier": tier, "t": tenant_id},
-        )
+    oldest: dt.datetime | None = _scalar(
+        pg_url,
+        "SELECT min(created_at) FROM jobs WHERE tier = :tier AND tenant_id = :t"
+        " AND status = 'queued' AND dispatched_at IS NULL AND parked_at IS NULL",
+        tier,
+        tenant_id,
+    )
     return oldest
 
 
