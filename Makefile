@@ -29,7 +29,7 @@ REDIS_PORT ?= 63799
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 
-.PHONY: venv redis postgres prometheus tesseract chromium test test-faults lint demo down bench \
+.PHONY: venv redis postgres prometheus pgbouncer sentinel tesseract chromium test test-faults lint demo down bench \
 	services-up services-down services-status clean
 
 ## venv: .venv with the project installed editable with its dev extras.
@@ -75,32 +75,26 @@ chromium:
 		command -v chromium >/dev/null || { echo "chromium install failed" >&2; exit 1; }; \
 	fi
 
-test: venv redis postgres prometheus tesseract chromium
+test: venv redis postgres prometheus tesseract chromium pgbouncer sentinel
 	@rc=0; $(VENV)/bin/pytest -q -m "not faults" $(PYTEST_ARGS) || rc=$$?; \
 	if [ -n "$(PYTEST_RC_FILE)" ]; then echo "$$rc" > "$(PYTEST_RC_FILE)"; fi; \
 	if [ "$$rc" -eq 5 ]; then echo "make test: pytest ran no tests (exit code 5)" >&2; fi; \
 	exit $$rc
 
 ## prometheus: Debian's prometheus (promtool included) if missing; never run as a service.
-## The tests start their own server in a temp dir. policy-rc.d keeps apt from starting the
-## unit (removed by a trap even on Ctrl-C), and the unit is disabled afterwards so it does
-## not start at the next boot either. --no-install-recommends: recommends pull in
-## node-exporter, another service.
+## pgbouncer, sentinel: Debian's pgbouncer and redis-sentinel, the same way. The tests start
+## their own servers in temp dirs (scripts/devstack/apt-quiet.sh says how and why).
 prometheus:
-	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
-		echo "prometheus not found: installing it with apt-get"; \
-		made=0; \
-		trap '[ "$$made" = 1 ] && $(SUDO) rm -f /usr/sbin/policy-rc.d' EXIT INT TERM; \
-		if [ ! -e /usr/sbin/policy-rc.d ]; then \
-			printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
-			$(SUDO) chmod 755 /usr/sbin/policy-rc.d; made=1; \
-		fi; \
-		rc=0; $(APT_GET) update && $(APT_GET) install -y --no-install-recommends prometheus </dev/null || rc=$$?; \
-		if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; \
-		if [ "$$rc" != 0 ] || ! command -v promtool >/dev/null; then echo "prometheus install failed" >&2; exit 1; fi; \
-	fi
+	@scripts/devstack/apt-quiet.sh promtool prometheus prometheus; \
+	command -v prometheus >/dev/null || { echo "prometheus install failed" >&2; exit 1; }
 
-test-faults: venv redis postgres tesseract
+pgbouncer:
+	@PATH="$$PATH:/usr/sbin" scripts/devstack/apt-quiet.sh pgbouncer pgbouncer pgbouncer
+
+sentinel: redis
+	@scripts/devstack/apt-quiet.sh redis-sentinel redis-sentinel redis-sentinel
+
+test-faults: venv redis postgres prometheus tesseract pgbouncer sentinel
 	$(VENV)/bin/pytest -q -m faults $(PYTEST_ARGS)
 
 lint: venv

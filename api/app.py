@@ -16,6 +16,7 @@ from api.routes import (
     batches,
     diffs,
     docs,
+    erasure,
     estimate,
     extractors,
     inference,
@@ -51,6 +52,7 @@ def create_app() -> FastAPI:
     app.include_router(inference.router)  # before /{name}: `infer` is not an extractor name
     app.include_router(extractors.router)
     app.include_router(batches.router)
+    app.include_router(erasure.router)
     app.include_router(batch_results.router)
     app.include_router(estimate.router)
     app.include_router(reruns.router)

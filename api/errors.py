@@ -15,7 +15,14 @@ from api.console.errors import ConsoleError, SignInRequired
 from api.console.render import error_page, is_console
 from schemas.api import ErrorBody
 from schemas.errors import ExtractorArchived, SchemaInvalid, UnknownSchemaError
-from storage.errors import AuthError, IdempotencyConflict, InvalidState, NotFound, StorageError
+from storage.errors import (
+    AuthError,
+    Erased,
+    IdempotencyConflict,
+    InvalidState,
+    NotFound,
+    StorageError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +53,7 @@ def _json(
 _STORAGE: dict[type[StorageError], tuple[int, str]] = {
     AuthError: (401, "unauthorized"),
     NotFound: (404, "not_found"),
+    Erased: (410, "erased"),
     IdempotencyConflict: (409, "idempotency_conflict"),
     InvalidState: (409, "invalid_state"),
 }
@@ -124,6 +132,7 @@ _ERROR_STATUSES = {
     404: "No such resource (or it belongs to another tenant)",
     405: "Method not allowed",
     409: "Conflict: idempotency key reused with another body, or the wrong state",
+    410: "Erased on request (DELETE /v1/batches/{id})",
     413: "Request or document too large",
     415: "Unsupported media type",
     422: "Invalid request",

@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from schemas.batch_api import KillSwitchOut
+from tasks.flow.connection import redis_client
 from tasks.flow.killswitch import RedisKillSwitch
 
 log = structlog.get_logger(__name__)
@@ -25,7 +26,7 @@ _TIMEOUT_S = 0.25
 
 @lru_cache(maxsize=4)
 def _switch(redis_url: str) -> RedisKillSwitch:
-    client = redis.Redis.from_url(
+    client = redis_client(
         redis_url,
         socket_timeout=_TIMEOUT_S,
         socket_connect_timeout=_TIMEOUT_S,

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.console import ConsoleConfig
 from schemas.extractors.config import ExtractorsConfig
 from schemas.lanes import LANES, BatchLaneConfig
+from schemas.retention import RetentionConfig
 from schemas.trust.config import OcrConfig, TrustConfig
 
 DEFAULT_CONFIG = Path(__file__).with_name("docqueue.toml")
@@ -77,8 +78,7 @@ class Limits(BaseModel):
     max_document_bytes: int
     max_text_chars: int
     max_request_bytes: int
-    # An NDJSON upload stores what it has read once its buffered lines pass this many bytes.
-    ndjson_buffer_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    ndjson_buffer_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # an upload stores past this
     # PDF, DOCX and HTML are parsed in child processes killed past these limits.
     parse_timeout_s: float = Field(default=20.0, gt=0)
     parse_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=128 * 1024 * 1024)
@@ -125,8 +125,7 @@ class DispatchConfig(BaseModel):
     max_outstanding: int = Field(gt=0)
     stuck_queued_s: float = Field(gt=0)
     requeue_running_grace_s: float = Field(ge=0)
-    # Each worker rewrites a liveness key every liveness_beat_s that lives liveness_ttl_s;
-    # the reconciler requeues a worker's running jobs once its key stayed missing that long.
+    # A worker's liveness key, rewritten every beat, lives a TTL; missing a TTL: requeue its jobs.
     liveness_ttl_s: float = Field(default=6.0, gt=0)
     liveness_beat_s: float = Field(default=2.0, gt=0)
 
@@ -144,8 +143,7 @@ class CeleryConfig(BaseModel):
     visibility_timeout_s: int = Field(gt=0)
     sdk_timeout_s: float = Field(gt=0)
     sdk_connect_timeout_s: float = Field(gt=0)
-    # SIGTERM: a worker stops taking jobs, lets in-flight ones finish for this long, then
-    # hands the rest back to the queue (Celery's soft shutdown; see tasks/shutdown.py).
+    # SIGTERM: stop taking jobs, let in-flight ones finish this long, hand back the rest.
     shutdown_grace_s: float = Field(default=25.0, gt=0)
 
     @model_validator(mode="after")
@@ -211,8 +209,7 @@ class DbRetryConfig(BaseModel):
     base_delay_s: float = Field(default=0.05, gt=0)
     max_delay_s: float = Field(default=1.0, gt=0)
     max_wall_s: float = Field(default=10.0, gt=0)
-    # The terminal write waits longer: its worker holds the result, and giving up would
-    # leave the job running until its lease expires.
+    # Longer: the worker holds the result; giving up leaves the job running till its lease ends.
     terminal_max_wall_s: float = Field(default=60.0, gt=0)
 
 
@@ -236,6 +233,7 @@ class AppConfig(BaseModel):
     ocr: OcrConfig = Field(default_factory=OcrConfig)
     batch_lane: BatchLaneConfig = Field(default_factory=BatchLaneConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     tiers: dict[Tier, TierConfig]
     models: dict[str, ModelConfig]
 
@@ -263,7 +261,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "postgresql+psycopg://docqueue@127.0.0.1:54329/docqueue"
-    database_listen_url: str | None = None  # the scheduler's own session (LISTEN, leader)
+    database_listen_url: str | None = None  # a direct session: LISTEN, the leaders' locks
+    # "transaction": DATABASE_URL names a transaction pooler (storage/pooler.py)
+    database_pool_mode: Literal["session", "transaction"] = "session"
     redis_url: str = "redis://127.0.0.1:63799/0"
     openai_api_key: str = "sk-sim"
     openai_base_url: str | None = None

@@ -233,12 +233,11 @@ def batcher() -> None:
 @app.command()
 def killswitch(state: Annotated[str, typer.Argument(help="on, off or status")]) -> None:
     """Stop (on) or resume (off) all new provider calls, within a second."""
-    import redis
-
     from schemas.config import get_settings
+    from tasks.flow.connection import redis_client
     from tasks.flow.killswitch import RedisKillSwitch
 
-    switch = RedisKillSwitch(redis.Redis.from_url(get_settings().redis_url))
+    switch = RedisKillSwitch(redis_client(get_settings().redis_url))
     if state in ("on", "off"):
         switch.set(state == "on", reason="cli")
     typer.echo(json.dumps(switch.status(), default=str))

@@ -18,9 +18,10 @@ from schemas.jobs import ErrorType, JobStatus
 from schemas.trust.fields import ReviewState
 from storage import job_rows
 from storage.db import notify_jobs
-from storage.errors import IdempotencyConflict, NotFound
+from storage.errors import Erased, IdempotencyConflict, NotFound
 from storage.jobs import REQUEUED, RETRYABLE, NewJob, forget_tapes, open_items, usage_totals
 from storage.models import Batch, Job
+from storage.retention_models import Erasure
 from storage.rows import moving, owned
 
 # Batch ids for an Idempotency-Key are derived, so a replay finds its batch by primary key.
@@ -99,7 +100,10 @@ def add_jobs(*, session: Session, batch_id: uuid.UUID, rows: list[NewJob]) -> in
 
 
 def get_batch(*, session: Session, tenant_id: uuid.UUID, batch_id: uuid.UUID) -> Batch:
-    """A tenant's batch; another tenant's id is NotFound."""
+    """A tenant's batch; another tenant's id is NotFound, an erased one (or erasing) Erased."""
+    erasure = session.get(Erasure, batch_id)
+    if erasure is not None and erasure.tenant_id == tenant_id:
+        raise Erased("batch", batch_id)
     return owned(session=session, model=Batch, tenant_id=tenant_id, ident=batch_id, what="batch")
 
 

@@ -26,10 +26,12 @@ _INSERT_DOCUMENTS = text(
 )
 # Same shape as _KEY_OWNERS below, for the same reason: `sha256 = ANY(:sha)` prepared
 # generic may scan every stored document per chunk.
+# FOR KEY SHARE: an erasure deleting one of these documents (storage/erasure.py) waits for
+# this transaction's jobs, or has deleted it first and the row is skipped and stored anew.
 _KNOWN_DOCUMENTS = text(
     """
     SELECT d.sha256 FROM unnest(CAST(:sha AS text[])) AS k(sha)
-    CROSS JOIN LATERAL (SELECT sha256 FROM documents WHERE sha256 = k.sha) AS d
+    CROSS JOIN LATERAL (SELECT sha256 FROM documents WHERE sha256 = k.sha FOR KEY SHARE) AS d
     """
 )
 # One unique-index probe per key. The plain `idempotency_key = ANY(:keys)` form goes generic
@@ -54,7 +56,7 @@ def put_documents(*, session: Session, docs: Sequence[tuple[str, str, int]]) -> 
     if not fresh:
         return digests
     # Skip texts already stored, so a re-sent batch does not ship them to Postgres again.
-    known = set(session.scalars(_KNOWN_DOCUMENTS, {"sha": list(fresh)}))
+    known = set(session.scalars(_KNOWN_DOCUMENTS, {"sha": sorted(fresh)}))  # lock order
     new = sorted(d for d in fresh if d not in known)  # one lock order across batches
     if new:
         session.execute(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from schemas.config import PoolConfig, ProcessKind, get_settings
-from storage import retrying
+from storage import pooler, retrying
 
 # Every statement carries its own timeout: neither Celery pool enforces time limits.
 STATEMENT_TIMEOUT_MS = 30_000
@@ -65,6 +65,14 @@ def process_kind() -> ProcessKind:
 
 def make_engine(url: str, pool: PoolConfig, *, application_name: str | None = None) -> Engine:
     """A new engine whose pool never holds more than `pool.most` connections."""
+    connect_args: dict[str, Any] = {
+        "connect_timeout": 5,
+        # pg_stat_activity then shows which kind of process holds each connection
+        "application_name": application_name or f"docqueue-{_kind}",
+        "prepare_threshold": None,  # a transaction pooler may switch server connections
+    }
+    if not pooler.behind_pooler(url, get_settings()):  # a pooler sets it (storage/pooler.py)
+        connect_args["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
     # Through the module: tracing wraps sqlalchemy.create_engine after this import.
     engine = sqlalchemy.create_engine(
         url,
@@ -72,13 +80,9 @@ def make_engine(url: str, pool: PoolConfig, *, application_name: str | None = No
         pool_size=pool.pool_size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.pool_timeout_s,
-        connect_args={
-            "connect_timeout": 5,
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-            # pg_stat_activity then shows which kind of process holds each connection
-            "application_name": application_name or f"docqueue-{_kind}",
-        },
+        connect_args=connect_args,
     )
+    pooler.connect_without_refused_options(engine)
     _ping_when_idle(engine)
     _count_connection_errors(engine)
     return engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -18,12 +18,17 @@ def text_sha256(text_: str) -> str:
 
 
 def put_document(*, session: Session, text_: str, kind: str, tokens: int) -> str:
-    """Store the text once (no-op if present) and return its hash."""
+    """Store the text once (no-op if present, but the row stays locked); return its hash."""
     digest = text_sha256(text_)
+    stmt = insert(Document).values(
+        sha256=digest, text=text_, chars=len(text_), tokens=tokens, kind=kind
+    )
+    # A no-op update that locks a stored row: an erasure then cannot delete it under the
+    # job about to point at it (storage/erasure.py).
     session.execute(
-        insert(Document)
-        .values(sha256=digest, text=text_, chars=len(text_), tokens=tokens, kind=kind)
-        .on_conflict_do_nothing(index_elements=["sha256"])
+        stmt.on_conflict_do_update(
+            index_elements=["sha256"], set_={"sha256": stmt.excluded.sha256}, where=false()
+        )
     )
     return digest
 

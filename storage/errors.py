@@ -35,6 +35,14 @@ class NotFound(StorageError):
         self.what = what
 
 
+class Erased(NotFound):
+    """The object was erased on request (DELETE), or its erasure is under way."""
+
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(what, ident)
+        self.args = (f"{what} {ident} was erased on request",)
+
+
 class InvalidState(StorageError):
     """The object is not in a state that allows the operation."""
 

@@ -61,6 +61,7 @@ class Tenant(Base):
     webhook_secret: Mapped[str] = mapped_column(String(128))
     review_threshold: Mapped[float | None] = mapped_column(Double)  # None: the TOML's
     on_mismatch: Mapped[str | None] = mapped_column(String(16))  # fail | review; None: TOML
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # None: the TOML's [retention]
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -119,6 +120,7 @@ class Job(Base):
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency"),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_jobs_tenant_document", "tenant_id", "document_sha256"),
+        Index("ix_jobs_document", "document_sha256"),  # is a document still used? (erasure)
         Index("ix_jobs_batch_status", "batch_id", "status"),
         Index("ix_jobs_batch_created", "batch_id", "created_at", "id"),
         # The scheduler's work list: small, because dispatched rows leave it.
@@ -282,5 +284,6 @@ from storage import console_models as _console_models  # noqa: E402, F401
 from storage import dispatch_models as _dispatch_models  # noqa: E402, F401
 from storage import extractor_models as _extractor_models  # noqa: E402, F401
 from storage import lane_models as _lane_models  # noqa: E402, F401
+from storage import retention_models as _retention_models  # noqa: E402, F401
 from storage import trust_models as _trust_models  # noqa: E402, F401
 from storage import webhook_models as _webhook_models  # noqa: E402, F401

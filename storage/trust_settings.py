@@ -13,7 +13,7 @@ from storage.errors import NotFound
 from storage.extractor_models import Extractor, ExtractorVersion
 from storage.models import Tenant
 
-TENANT_SETTINGS = frozenset({"review_threshold", "on_mismatch"})
+TENANT_SETTINGS = frozenset({"review_threshold", "on_mismatch", "retention_days"})
 EXTRACTOR_SETTINGS = frozenset({"review_threshold", "verify"})
 
 

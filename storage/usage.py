@@ -1,4 +1,4 @@
-"""Spend reports from the usage ledger (`llm_calls`): per UTC day, model, tier and lane."""
+"""Spend reports from the usage ledger (`llm_calls` and `usage_days`) by day, model, tier, lane."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
-
-from storage.models import LlmCall
 
 
 @dataclass(frozen=True)
@@ -42,33 +40,41 @@ class UsageTotals:
     cost_usd: Decimal
 
 
+# The live ledger and the days folded out of it (storage/ledger_rollup.py) add up: spend
+# stays exact after retention or an erasure deleted the calls. The range on (tenant_id,
+# created_at) is served by ix_llm_calls_tenant_created; usage_days by its primary key.
+_SPEND = text(
+    """
+    SELECT day, model, tier, lane, sum(calls), sum(input_tokens), sum(output_tokens),
+           sum(cached_tokens), sum(cost_usd)
+    FROM (
+        SELECT date(timezone('UTC', created_at)) AS day, model, tier, lane,
+               count(*) AS calls, sum(input_tokens) AS input_tokens,
+               sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
+               sum(cost_usd) AS cost_usd
+        FROM llm_calls
+        WHERE tenant_id = :t AND created_at >= :start AND created_at < :end
+        GROUP BY 1, 2, 3, 4
+        UNION ALL
+        SELECT day, model, tier, lane, calls, input_tokens, output_tokens, cached_tokens,
+               cost_usd
+        FROM usage_days WHERE tenant_id = :t AND day >= :since AND day <= :until
+    ) AS both_sources
+    GROUP BY day, model, tier, lane
+    ORDER BY day, model, tier, lane
+    """
+)
+
+
 def spend_by_day(
     *, session: Session, tenant_id: uuid.UUID, since: dt.date, until: dt.date
 ) -> list[UsageLine]:
     """The tenant's ledger from `since` through `until` (UTC days), by day, model, tier, lane."""
-    day = func.date(func.timezone("UTC", LlmCall.created_at)).label("day")
     start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     rows = session.execute(
-        select(
-            day,
-            LlmCall.model,
-            LlmCall.tier,
-            LlmCall.lane,
-            func.count(),
-            func.coalesce(func.sum(LlmCall.input_tokens), 0),
-            func.coalesce(func.sum(LlmCall.output_tokens), 0),
-            func.coalesce(func.sum(LlmCall.cached_tokens), 0),
-            func.coalesce(func.sum(LlmCall.cost_usd), 0),
-        )
-        # a range on (tenant_id, created_at): ix_llm_calls_tenant_created serves it
-        .where(
-            LlmCall.tenant_id == tenant_id,
-            LlmCall.created_at >= start,
-            LlmCall.created_at < end,
-        )
-        .group_by(day, LlmCall.model, LlmCall.tier, LlmCall.lane)
-        .order_by(day, LlmCall.model, LlmCall.tier, LlmCall.lane)
+        _SPEND,
+        {"t": tenant_id, "start": start, "end": end, "since": since, "until": until},
     ).all()
     return [
         UsageLine(

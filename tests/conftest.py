@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from scripts.devstack.builder import Servers
+from scripts.devstack.pgbouncer import PgBouncerServer
 from scripts.devstack.ports import free_port
 from scripts.devstack.postgres import PostgresServer
 from scripts.devstack.redis import RedisServer
@@ -34,6 +35,15 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A Redis for the whole session."""
     server = RedisServer(data_dir=tmp_path_factory.mktemp("redis"), port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PostgresServer) -> Iterator[PgBouncerServer]:
+    """A PgBouncer in transaction mode in front of the session's Postgres."""
+    server = PgBouncerServer(port=free_port(), pg_port=pg_server.port)
     server.start()
     yield server
     server.stop()

@@ -17,6 +17,7 @@ import structlog
 
 from api.errors import ApiError
 from schemas.config import get_settings
+from tasks.flow.connection import redis_client
 from tasks.observability.collector import RATE_LIMITED_KEY
 
 log = structlog.get_logger(__name__)
@@ -59,7 +60,7 @@ class RequestRateLimiter:
 
 @lru_cache(maxsize=4)
 def _limiter(redis_url: str, rate_per_s: float, burst: int) -> RequestRateLimiter:
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    client = redis_client(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
     return RequestRateLimiter(client, rate_per_s=rate_per_s, burst=burst)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -10,6 +9,7 @@ from api.deps import SessionDep, SettingsDep, TenantDep
 from schemas.api import SchemaOut
 from schemas.extraction.registry import json_schema, list_schemas
 from storage.db import ping
+from tasks.flow.connection import redis_client
 
 router = APIRouter()
 
@@ -30,9 +30,7 @@ def ready(session: SessionDep, settings: SettingsDep) -> JSONResponse:
     except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
         checks["postgres"] = f"error: {type(exc).__name__}"
     try:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
+        client = redis_client(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         client.ping()
         client.close()
         checks["redis"] = "ok"

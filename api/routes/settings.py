@@ -1,4 +1,4 @@
-"""/v1/settings: the calling tenant's trust settings (review threshold, document mismatch)."""
+"""/v1/settings: the calling tenant's settings (review threshold, document mismatch, retention)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ def _out(tenant: Tenant, settings: Settings) -> TenantSettingsOut:
         {
             "review_threshold": tenant.review_threshold,
             "on_mismatch": tenant.on_mismatch,
+            "retention_days": tenant.retention_days,
             "defaults": TrustDefaults(
-                review_threshold=trust.review_threshold, on_mismatch=trust.on_mismatch
+                review_threshold=trust.review_threshold,
+                on_mismatch=trust.on_mismatch,
+                retention_days=settings.app.retention.default_days,
             ),
         }
     )
@@ -45,4 +48,6 @@ def update_settings(
     updated = trust_settings.set_tenant_settings(
         session=session, tenant_id=tenant.id, values=body.model_dump(exclude_unset=True)
     )
-    return _out(updated, settings)
+    out = _out(updated, settings)
+    session.commit()  # before the answer: the next request must see the change
+    return out

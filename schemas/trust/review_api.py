@@ -124,6 +124,7 @@ class TenantSettingsPatch(BaseModel):
 
     review_threshold: float | None = Field(default=None, ge=0, le=1)
     on_mismatch: OnMismatch | None = None
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
 
 
 class TrustDefaults(BaseModel):
@@ -131,6 +132,7 @@ class TrustDefaults(BaseModel):
 
     review_threshold: float
     on_mismatch: OnMismatch
+    retention_days: int | None = Field(description="the TOML's [retention]; null: kept forever")
 
 
 class TenantSettingsOut(BaseModel):
@@ -141,5 +143,9 @@ class TenantSettingsOut(BaseModel):
     )
     on_mismatch: OnMismatch | None = Field(
         description="a document the schema does not describe: fail the job, or send it to review"
+    )
+    retention_days: int | None = Field(
+        description="finished jobs, results and ledger detail older than this many days are "
+        "deleted (monthly spend stays)"
     )
     defaults: TrustDefaults

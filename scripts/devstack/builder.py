@@ -182,8 +182,13 @@ class StackBuilder:
         scheduler: bool = True,
         api_workers: int = 1,
         extra_env: dict[str, str] | None = None,
+        env_for_db: Callable[[str], dict[str, str]] | None = None,
     ) -> S:
-        """Start simulator, API, scheduler and `workers` on a new database; return `kind`."""
+        """Start simulator, API, scheduler and `workers` on a new database; return `kind`.
+
+        `env_for_db` maps the new database's direct URL to more environment (e.g. a
+        DATABASE_URL through a pooler); the returned stack's `db_url` stays direct.
+        """
         db_url = self.database(name)
         redis_url = self.redis_db_url()
         run_dir = self.run_dirs(name)
@@ -197,6 +202,7 @@ class StackBuilder:
             "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{sim_port}",
             **self.base_env,
             **(extra_env or {}),
+            **(env_for_db(db_url) if env_for_db else {}),
         }
         stack = Stack(run_dir=run_dir, env=env)
         try:

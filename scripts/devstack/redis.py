@@ -61,6 +61,7 @@ class RedisServer:
 
     data_dir: Path
     port: int
+    extra_args: tuple[str, ...] = ()  # e.g. ("--replicaof", "127.0.0.1", "6379")
 
     @property
     def url(self) -> str:
@@ -135,6 +136,7 @@ class RedisServer:
                 "64",
                 "--appendonly",
                 "no",
+                *self.extra_args,
             ],
             timeout=timeout,
         )

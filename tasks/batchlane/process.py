@@ -13,6 +13,7 @@ import psycopg
 import structlog
 
 from schemas.config import Settings, get_settings
+from storage import pooler
 from tasks.batchlane.anthropic_batches import AnthropicBatches
 from tasks.batchlane.batcher import Batcher
 from tasks.batchlane.openai_batches import OpenAIBatches
@@ -52,7 +53,16 @@ def _sole_batcher(settings: Settings, stop: threading.Event) -> psycopg.Connecti
     Two batchers (a rolling deploy, a second replica) would both create a batch for the same
     `preparing` row before either recorded it: one runs, the others wait here.
     """
-    url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    url = pooler.session_url(settings)
+    if url is None:
+        # Without its session lock two batchers could each create a provider batch for the
+        # same rows, and both would be billed: refuse to start rather than risk it.
+        log.error(
+            "batcher_needs_direct_url",
+            reason="DATABASE_URL names a transaction pooler: set DATABASE_LISTEN_URL to a "
+            "direct Postgres URL for the batcher's lock",
+        )
+        raise SystemExit(2)
     conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     waited = False
     while not stop.is_set():

@@ -9,6 +9,7 @@ from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from schemas.config import TIERS, get_settings
 from tasks.dispatch.queues import TASK_NAME, WEBHOOK_QUEUE, WEBHOOK_TASK, queue_name
+from tasks.flow.connection import celery_broker
 
 # The worker command-line flags every docqueue worker runs with (the raw Celery floor of
 # `make bench` uses the same ones, so the comparison is like for like).
@@ -27,9 +28,10 @@ def make_app() -> Celery:
     """Build the Celery app from settings (tasks are listed explicitly: generic package names)."""
     settings = get_settings()
     cfg = settings.app.celery
+    broker, transport = celery_broker(settings.redis_url)  # Sentinel: kombu's own URL form
     app = Celery(
         "docqueue",
-        broker=settings.redis_url,
+        broker=broker,
         include=["tasks.celery.extract", "tasks.celery.webhook_task"],
     )
     app.conf.update(
@@ -42,7 +44,7 @@ def make_app() -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=cfg.soft_time_limit_s,
         task_time_limit=cfg.time_limit_s,
-        broker_transport_options={"visibility_timeout": cfg.visibility_timeout_s},
+        broker_transport_options={"visibility_timeout": cfg.visibility_timeout_s, **transport},
         broker_connection_retry_on_startup=True,
         broker_pool_limit=64,
         worker_send_task_events=True,  # Flower

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import select as select_mod
 import signal
+import threading
 import time
 from types import FrameType
 
 import psycopg
-import redis
 import structlog
 
 from schemas.config import TIERS, Settings, get_settings
 from storage import dispatch as store
-from storage import picks
+from storage import picks, pooler
 from storage.db import JOBS_CHANNEL, session_scope
 from tasks.celery.app import trace_process
 from tasks.celery.publish import publish_jobs
@@ -25,7 +25,9 @@ from tasks.dispatch.leader import Leadership
 from tasks.dispatch.reconciler import Recovery, reconcile_once
 from tasks.engine.ports import KillSwitch
 from tasks.errors import Paused
+from tasks.flow.connection import redis_client
 from tasks.flow.killswitch import RedisKillSwitch
+from tasks.housekeeping import service as housekeeping
 
 log = structlog.get_logger(__name__)
 RECONCILE_EVERY_S = 2.0
@@ -67,15 +69,22 @@ def dispatch_once(*, settings: Settings, killswitch: KillSwitch | None = None) -
     return sent
 
 
-def _listener(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
+def _listener(url: str) -> psycopg.Connection[tuple[object, ...]]:
     # A direct URL when DATABASE_URL names a transaction pooler: LISTEN and the leader's
-    # session-level lock need a session of their own.
-    url = (settings.database_listen_url or settings.database_url).replace(
-        "postgresql+psycopg://", "postgresql://"
-    )
+    # session-level lock need a session of their own (storage/pooler.py).
     conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     conn.execute(f"LISTEN {JOBS_CHANNEL}")
     return conn
+
+
+def _wait(conn: psycopg.Connection[tuple[object, ...]] | None, poll: float) -> None:
+    """Until a NOTIFY arrives or `poll` seconds pass (only the latter, when polling)."""
+    if conn is None:
+        time.sleep(poll)
+        return
+    select_mod.select([conn.fileno()], [], [], poll)
+    for _ in conn.notifies(timeout=0, stop_after=1000):
+        pass
 
 
 def run_forever() -> None:
@@ -91,21 +100,33 @@ def run_forever() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     poll = settings.app.dispatch.poll_interval_s
+    direct = pooler.session_url(settings)
     conn: psycopg.Connection[tuple[object, ...]] | None = None
     last_reconcile = 0.0
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    client = redis_client(settings.redis_url, socket_timeout=5)
     switch = RedisKillSwitch(client)
     recovery = Recovery.for_settings(settings, client)
     leadership = Leadership()
+    swept = threading.Event()
+    # Polling (no leader lock): every scheduler sweeps; each chunk locks its rows.
+    housekeeping.run_in_background(
+        settings=settings, leading=lambda: direct is None or leadership.leading, stop=swept
+    )
     log.info("scheduler_started")
+    if direct is None:
+        # Side by side is safe: every round takes the transaction-level dispatch lock.
+        log.warning(
+            "scheduler_polling",
+            reason="DATABASE_URL names a transaction pooler and DATABASE_LISTEN_URL is not "
+            "set: no LISTEN and no leader lock; every scheduler dispatches each poll",
+            poll_interval_s=poll,
+        )
     while not stop:
         try:
-            if conn is None:
-                conn = _listener(settings)
-            if not leadership.check(conn):  # a standby: try again after a poll interval
-                select_mod.select([conn.fileno()], [], [], poll)
-                for _ in conn.notifies(timeout=0, stop_after=1000):
-                    pass
+            if conn is None and direct is not None:
+                conn = _listener(direct)
+            if conn is not None and not leadership.check(conn):
+                _wait(conn, poll)  # a standby: try again after a poll interval
                 continue
             sent = dispatch_once(settings=settings, killswitch=switch)
             if time.monotonic() - last_reconcile > RECONCILE_EVERY_S:
@@ -113,9 +134,7 @@ def run_forever() -> None:
                 last_reconcile = time.monotonic()
             if sent:
                 continue  # more may be waiting (or just requeued): loop without sleeping
-            select_mod.select([conn.fileno()], [], [], poll)
-            for _ in conn.notifies(timeout=0, stop_after=1000):
-                pass
+            _wait(conn, poll)
         except (psycopg.Error, OSError, ConnectionError) as exc:
             # Postgres or Redis restarting: keep the process, reconnect after a pause.
             log.warning("scheduler_backoff", error=str(exc)[:200])
@@ -127,4 +146,5 @@ def run_forever() -> None:
         except Exception as exc:
             log.exception("scheduler_error", error=str(exc)[:200])
             time.sleep(1.0)
+    swept.set()
     log.info("scheduler_stopped")

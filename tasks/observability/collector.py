@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
-import redis
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -23,6 +22,7 @@ from storage import state
 from storage.db import session_scope
 from tasks.dispatch.queues import WEBHOOK_QUEUE, queue_name
 from tasks.flow.breaker import RedisCircuitBreaker
+from tasks.flow.connection import redis_client
 from tasks.flow.semaphore import RedisSlotLimiter
 from tasks.observability.pools import collect_pools, describe_pools
 
@@ -94,9 +94,7 @@ class StateCollector(Collector):
     def __init__(self, settings: Settings, *, db_url: str | None = None) -> None:
         self._settings = settings
         self._db_url = db_url
-        self._redis = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=3, socket_connect_timeout=2
-        )
+        self._redis = redis_client(settings.redis_url, socket_timeout=3, socket_connect_timeout=2)
         app = settings.app
         self._limiter = RedisSlotLimiter(
             self._redis,

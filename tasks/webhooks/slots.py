@@ -20,7 +20,8 @@ import structlog
 from schemas.config import Settings
 from tasks.errors import SlotTimeout
 from tasks.flow import keys
-from tasks.flow.semaphore import LeaseLimiter, RedisSlotLimiter
+from tasks.flow.connection import redis_client, replicas_to_ack
+from tasks.flow.semaphore import LeaseLimiter, RedisSlotBackend
 
 log = structlog.get_logger(__name__)
 
@@ -64,12 +65,10 @@ def process_slots(settings: Settings) -> TenantSlots:
     global _slots  # noqa: PLW0603 - one Redis client and limiter per process
     with _lock:
         if _slots is None:
-            client = redis.Redis.from_url(
-                settings.redis_url, socket_timeout=5, socket_connect_timeout=3
-            )
+            client = redis_client(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
             sem = settings.app.semaphore
-            limiter = RedisSlotLimiter(
-                client,
+            limiter = LeaseLimiter(
+                RedisSlotBackend(client, replicas=replicas_to_ack(settings.redis_url)),
                 lease_ttl_s=sem.lease_ttl_s,
                 heartbeat_s=sem.heartbeat_s,
                 acquire_timeout_s=0.0,  # one try: a busy tenant waits in the broker, not here

@@ -15,6 +15,7 @@ import redis
 import structlog
 
 from tasks.flow import keys
+from tasks.flow.connection import redis_client
 from tasks.worker.ports import JobStore
 
 log = structlog.get_logger(__name__)
@@ -105,7 +106,7 @@ def start_beacon(*, redis_url: str, worker_id: str, ttl_s: float, beat_s: float)
     global _beacon  # noqa: PLW0603 - one beacon per process is the point
     with _beacon_lock:
         if _beacon is None:
-            client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            client = redis_client(redis_url, socket_timeout=2, socket_connect_timeout=2)
             _beacon = WorkerBeacon(
                 client=client, worker_id=worker_id, ttl_s=ttl_s, beat_s=beat_s
             ).start()

@@ -27,9 +27,10 @@ from tasks.engine.tape import FreePorts
 from tasks.flow.breaker import RedisCircuitBreaker
 from tasks.flow.bucket import RedisTokenBucket
 from tasks.flow.budget import PostgresBudget
+from tasks.flow.connection import redis_client, replicas_to_ack
 from tasks.flow.gate import FlowGate, RedisGateBackend
 from tasks.flow.killswitch import RedisKillSwitch
-from tasks.flow.semaphore import RedisSlotLimiter
+from tasks.flow.semaphore import LeaseLimiter, RedisSlotBackend
 from tasks.flow.semaphore.core import LeaseTimings
 from tasks.worker.parking import LaneStore, PostgresLaneStore
 from tasks.worker.ports import JobStore
@@ -102,7 +103,7 @@ def build_runtime(settings: Settings, *, client: redis.Redis | None = None) -> R
     `client`: the Redis client for flow control (default: one on settings.redis_url).
     """
     app = settings.app
-    client = client or redis.Redis.from_url(
+    client = client or redis_client(
         settings.redis_url,
         socket_timeout=10,
         socket_connect_timeout=5,
@@ -115,7 +116,8 @@ def build_runtime(settings: Settings, *, client: redis.Redis | None = None) -> R
         "heartbeat_s": app.semaphore.heartbeat_s,
         "acquire_timeout_s": app.celery.soft_time_limit_s / 2,
     }
-    limiter = RedisSlotLimiter(client, **timings)
+    replicas = replicas_to_ack(settings.redis_url)
+    limiter = LeaseLimiter(RedisSlotBackend(client, replicas=replicas), **timings)
     rate = RedisTokenBucket(client)
     breaker = RedisCircuitBreaker(client, app.breaker)
     return Runtime(
@@ -126,7 +128,12 @@ def build_runtime(settings: Settings, *, client: redis.Redis | None = None) -> R
         rate=rate,
         breaker=breaker,
         # the same three objects: one probe record per thread, one heartbeat per model
-        gate=FlowGate(RedisGateBackend(client), limiter=limiter, bucket=rate, breaker=breaker),
+        gate=FlowGate(
+            RedisGateBackend(client, replicas=replicas),
+            limiter=limiter,
+            bucket=rate,
+            breaker=breaker,
+        ),
         killswitch=RedisKillSwitch(client),
         budget_for=lambda tenant_id, job_id: PostgresBudget(tenant_id=tenant_id, job_id=job_id),
         closers=[clients.close, client.close],

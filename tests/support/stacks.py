@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,7 @@ class StackFactory:
         extra_env: dict[str, str] | None = None,
         webhooks: bool = False,
         batcher: bool = False,
+        env_for_db: Callable[[str], dict[str, str]] | None = None,
     ) -> LiveStack:
         """Start a stack; `overrides` replace whole TEST_OVERRIDES tables.
 
@@ -119,6 +120,7 @@ class StackFactory:
             sim_latency_ms=sim_latency_ms,
             scheduler=scheduler,
             extra_env=extra_env,
+            env_for_db=env_for_db,
         )
         if webhooks:
             made.stack.webhooks()

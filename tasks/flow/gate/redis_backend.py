@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+import structlog
 
 from schemas.config import BreakerConfig
 from tasks.flow import keys
+from tasks.flow.connection import REPLICA_ACK_TIMEOUT_MS
 from tasks.flow.gate.core import Entry, Exit, Stage
 from tasks.flow.lua import composed, function
 
@@ -36,6 +38,9 @@ _LEAVE = composed(
 )
 
 
+log = structlog.get_logger(__name__)
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -45,7 +50,9 @@ class RedisGateBackend:
 
     errors: tuple[type[Exception], ...] = (redis.RedisError,)
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, replicas: int = 0) -> None:
+        self._client = client
+        self._replicas = replicas  # Sentinel: a grant waits for a replica (flow/connection.py)
         self._enter = client.register_script(_ENTER)
         self._leave = client.register_script(_LEAVE)
 
@@ -71,13 +78,26 @@ class RedisGateBackend:
             *(per_minute, tokens),
             *(slot_token, cap, lease_ms, waiter_ms, sem.wake_prefix),
         ]
-        stage, probe, n = (int(v) for v in self._enter(keys=script_keys, args=args))
+        stage, probe, n = (int(v) for v in self._run_enter(script_keys, args))
         return Entry(
             stage=Stage(stage),
             probe=probe == 1,
             wait_ms=n if stage == Stage.BUCKET else 0,
             fence=n if stage == Stage.GRANTED else 0,
         )
+
+    def _run_enter(self, script_keys: list[str], args: list[str | int | float]) -> list[Any]:
+        if not self._replicas:
+            result: list[Any] = self._enter(keys=script_keys, args=args)
+            return result
+        # Same connection, same round trip: WAIT covers the script's writes only there.
+        pipe = self._client.pipeline(transaction=False)
+        self._enter(keys=script_keys, args=args, client=pipe)
+        pipe.wait(self._replicas, REPLICA_ACK_TIMEOUT_MS)
+        entered, acked = pipe.execute()
+        if int(acked) < self._replicas:
+            log.warning("lease_not_replicated", replicas=self._replicas, acked=int(acked))
+        return list(entered)
 
     def leave(
         self,

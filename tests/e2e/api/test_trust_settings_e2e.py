@@ -23,7 +23,8 @@ SCHEMA: dict[str, Any] = {
     "required": ["title", "amount"],
     "additionalProperties": False,
 }
-DEFAULTS = {"review_threshold": 0.6, "on_mismatch": "fail"}  # schemas/docqueue.toml [trust]
+# schemas/docqueue.toml [trust]; [retention] sets no default_days
+DEFAULTS = {"review_threshold": 0.6, "on_mismatch": "fail", "retention_days": None}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,12 @@ def test_a_tenant_reads_and_changes_its_own_settings(stack: LiveStack) -> None:
         bad_choice = client.patch("/v1/settings", json={"on_mismatch": "shrug"})
     with stack.client(other) as client:
         theirs = client.get("/v1/settings").json()
-    assert fresh == {"review_threshold": None, "on_mismatch": None, "defaults": DEFAULTS}
+    assert fresh == {
+        "review_threshold": None,
+        "on_mismatch": None,
+        "retention_days": None,
+        "defaults": DEFAULTS,
+    }
     assert changed.status_code == 200, changed.text
     assert (changed.json()["review_threshold"], changed.json()["on_mismatch"]) == (0.8, "review")
     assert cleared.json()["on_mismatch"] is None
