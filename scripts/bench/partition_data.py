@@ -154,13 +154,11 @@ ORDER BY pg_relation_size(indexrelid) DESC
 
 
 def fill(dsn: str, *, rows: int, say: Callable[[str], None]) -> dict[str, float]:
-    """Load tenants, documents, batches, jobs, calls and holds; seconds per step.
-
-    The big tables' secondary indexes (not primary keys or unique constraints) are dropped
-    for the load and built again from their own definitions after it; autovacuum is off for
-    those tables meanwhile (VACUUM ANALYZE follows); as a superuser, FK checks and triggers
-    are off too, and the work list is filled as migration 0011 does.
-    """
+    """Load tenants, documents, batches, jobs, calls and holds; seconds per step."""
+    # Secondary indexes (not primary keys or unique constraints) are dropped for the load and
+    # built again from their own definitions; autovacuum is off meanwhile (VACUUM ANALYZE
+    # follows); as a superuser, FK checks and triggers are off too and the work list is
+    # filled as migration 0011 does.
     took: dict[str, float] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         for setting in ("synchronous_commit = off", "maintenance_work_mem = '1GB'"):
