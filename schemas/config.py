@@ -262,8 +262,7 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql+psycopg://docqueue@127.0.0.1:54329/docqueue"
     database_listen_url: str | None = None  # a direct session: LISTEN, the leaders' locks
-    # "transaction": DATABASE_URL names a transaction pooler (storage/pooler.py)
-    database_pool_mode: Literal["session", "transaction"] = "session"
+    database_pool_mode: Literal["session", "transaction"] = "session"  # storage/pooler.py
     redis_url: str = "redis://127.0.0.1:63799/0"
     openai_api_key: str = "sk-sim"
     openai_base_url: str | None = None
@@ -280,8 +279,9 @@ class Settings(BaseSettings):
     api_burst: int = 400
     docqueue_api_url: str = "http://127.0.0.1:8000"  # where the CLI's ingest/status/results go
     docqueue_api_key: str | None = None
-    # Traces are exported (OTLP/HTTP) only when set; the SDK reads the other OTEL_* variables.
-    otel_exporter_otlp_endpoint: str | None = None  # e.g. http://collector:4318
+    # OTLP/HTTP traces only when set (e.g. http://collector:4318); the SDK reads other OTEL_*
+    otel_exporter_otlp_endpoint: str | None = None
+    heartbeat_file: Path | None = None  # touched by the scheduler's and batcher's loops
 
     @property
     def app(self) -> AppConfig:

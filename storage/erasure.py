@@ -16,12 +16,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from storage import batches as batch_store
-from storage.ledger_rollup import delete_unused_documents, fold_calls
-from storage.models import Batch
+from storage.ledger_rollup import delete_jobs, settled
+from storage.models import Batch, Job
 from storage.retention_models import Erasure
 
 _RECORD = text(
@@ -38,28 +38,11 @@ _RECORD = text(
 _LOCK = text(
     "SELECT completed_at IS NOT NULL FROM erasures WHERE batch_id = :b FOR UPDATE SKIP LOCKED"
 )
-# In flight: a job not yet terminal, a budget reservation not settled, a request packed
-# into a provider batch (its answer will be billed against these rows).
-_BUSY = text(
-    """
-    SELECT EXISTS (
-        SELECT 1 FROM jobs WHERE batch_id = :b AND status IN ('queued', 'running')
-    ) OR EXISTS (
-        SELECT 1 FROM budget_reservations r JOIN jobs j ON j.id = r.job_id
-        WHERE j.batch_id = :b AND r.settled_at IS NULL
-    ) OR EXISTS (
-        SELECT 1 FROM lane_items i JOIN jobs j ON j.id = i.job_id
-        WHERE j.batch_id = :b AND i.state = 'packed'
-    )
-    """
-)
 _CHUNK = text(
     """
     SELECT id, document_sha256 FROM jobs WHERE batch_id = :b ORDER BY id LIMIT :n FOR UPDATE
     """
 )
-# llm_calls, lane items and tapes, reviews, webhook deliveries and reservations cascade.
-_DELETE_JOBS = text("DELETE FROM jobs WHERE id = ANY(:ids)")
 _COUNT = text(
     """
     UPDATE erasures SET jobs_deleted = jobs_deleted + :jobs,
@@ -124,16 +107,12 @@ def erase_step(*, session: Session, batch_id: uuid.UUID, chunk: int = 2000) -> S
         return Step(busy=True)
     if locked:
         return Step(done=True)
-    if session.execute(_BUSY, {"b": batch_id}).scalar():
+    if session.execute(select(exists().where(Job.batch_id == batch_id, ~settled()))).scalar():
         return Step(busy=True)
     rows = session.execute(_CHUNK, {"b": batch_id, "n": chunk}).all()
     if not rows:
         session.execute(_FINISH, {"b": batch_id})
         return Step(done=True)
-    ids = [row[0] for row in rows]
-    shas = sorted({row[1] for row in rows if row[1] is not None})
-    fold_calls(session=session, job_ids=ids)
-    session.execute(_DELETE_JOBS, {"ids": ids})
-    documents = delete_unused_documents(session=session, shas=shas)
-    session.execute(_COUNT, {"b": batch_id, "jobs": len(ids), "docs": documents})
-    return Step(jobs=len(ids), documents=int(documents))
+    documents = delete_jobs(session=session, rows=[(row[0], row[1]) for row in rows])
+    session.execute(_COUNT, {"b": batch_id, "jobs": len(rows), "docs": documents})
+    return Step(jobs=len(rows), documents=documents)

@@ -1,11 +1,20 @@
-"""What deleting jobs takes along: ledger rows folded into daily totals, unused documents."""
+"""Deleting jobs, for retention and erasure alike: when a job may go, and what it takes along.
+
+One rule (`settled`) says when a job may be deleted; `delete_jobs` folds its ledger rows
+into daily totals, deletes it (the rest cascades) and then each document no job uses.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, and_, exists, text
 from sqlalchemy.orm import Session
+
+from schemas.jobs import TERMINAL
+from storage.lane_models import LaneItem
+from storage.models import BudgetReservation, Job
 
 _FOLD = text(
     """
@@ -23,6 +32,37 @@ _FOLD = text(
         cost_usd = u.cost_usd + EXCLUDED.cost_usd
     """
 )
+
+
+def settled() -> ColumnElement[bool]:
+    """True for a `Job` row that nothing still bills, so it may be deleted.
+
+    Not settled: a job not yet terminal, a budget reservation not settled, a request packed
+    into a provider batch (its answer will be billed against the job's rows).
+    """
+    return and_(
+        Job.status.in_(sorted(TERMINAL)),
+        ~exists().where(BudgetReservation.job_id == Job.id, BudgetReservation.settled_at.is_(None)),
+        ~exists().where(LaneItem.job_id == Job.id, LaneItem.state == "packed"),
+    )
+
+
+# llm_calls, lane items and tapes, reviews, webhook deliveries and reservations cascade.
+_DELETE_JOBS = text("DELETE FROM jobs WHERE id = ANY(:ids)")
+
+
+def delete_jobs(*, session: Session, rows: Sequence[tuple[uuid.UUID, str | None]]) -> int:
+    """Delete these (job id, document hash) rows, settled and locked by the caller.
+
+    Their calls are folded into `usage_days` first; then each of their documents that no
+    job uses any more goes. Returns how many documents went.
+    """
+    if not rows:
+        return 0
+    ids = [job_id for job_id, _ in rows]
+    fold_calls(session=session, job_ids=ids)
+    session.execute(_DELETE_JOBS, {"ids": ids})
+    return delete_unused_documents(session=session, shas=sorted({s for _, s in rows if s}))
 
 
 def fold_calls(*, session: Session, job_ids: list[uuid.UUID]) -> None:

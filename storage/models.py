@@ -264,7 +264,11 @@ class BudgetReservation(Base):
     """Worst-case cost held for one in-flight call until it settles or is released."""
 
     __tablename__ = "budget_reservations"
-    __table_args__ = (Index("ix_budget_reservations_open", "tenant_id", "settled_at"),)
+    __table_args__ = (
+        Index("ix_budget_reservations_open", "tenant_id", "settled_at"),
+        # deleting a job (retention, erasure) cascades here: see migration 0014
+        Index("ix_budget_reservations_job", "job_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))

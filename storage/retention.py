@@ -13,27 +13,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from storage.ledger_rollup import delete_unused_documents, fold_calls
+from storage.ledger_rollup import delete_jobs, settled
+from storage.models import Job
 
-# ix_jobs_tenant_created serves the range; SKIP LOCKED: a job being reviewed or read for
-# update now is taken at the next pass.
-_EXPIRED = text(
-    """
-    SELECT j.id, j.document_sha256 FROM jobs j
-    WHERE j.tenant_id = :t AND j.created_at < :cut
-      AND j.status IN ('succeeded', 'failed', 'cancelled')
-      AND NOT EXISTS (
-        SELECT 1 FROM budget_reservations r WHERE r.job_id = j.id AND r.settled_at IS NULL)
-      AND NOT EXISTS (
-        SELECT 1 FROM lane_items i WHERE i.job_id = j.id AND i.state = 'packed')
-    ORDER BY j.created_at LIMIT :n
-    FOR UPDATE OF j SKIP LOCKED
-    """
-)
-_DELETE_JOBS = text("DELETE FROM jobs WHERE id = ANY(:ids)")  # the rest cascades
 _EMPTY_BATCHES = text(
     """
     DELETE FROM batches b WHERE b.tenant_id = :t AND b.created_at < :cut
@@ -70,13 +55,16 @@ def expire_chunk(
     *, session: Session, tenant_id: uuid.UUID, older_than: dt.datetime, chunk: int = 2000
 ) -> Expired:
     """Delete up to `chunk` of the tenant's finished jobs created before `older_than`."""
-    rows = session.execute(_EXPIRED, {"t": tenant_id, "cut": older_than, "n": chunk}).all()
-    ids = [row[0] for row in rows]
-    documents = 0
-    if ids:
-        fold_calls(session=session, job_ids=ids)
-        session.execute(_DELETE_JOBS, {"ids": ids})
-        shas = sorted({row[1] for row in rows if row[1] is not None})
-        documents = delete_unused_documents(session=session, shas=shas)
+    # ix_jobs_tenant_created serves the range. A job not settled yet, or one being reviewed
+    # or read for update now (SKIP LOCKED), is taken at a later pass.
+    expired = (
+        select(Job.id, Job.document_sha256)
+        .where(Job.tenant_id == tenant_id, Job.created_at < older_than, settled())
+        .order_by(Job.created_at)
+        .limit(chunk)
+        .with_for_update(of=Job, skip_locked=True)
+    )
+    rows = [(row[0], row[1]) for row in session.execute(expired)]
+    documents = delete_jobs(session=session, rows=rows)
     batches = session.execute(_EMPTY_BATCHES, {"t": tenant_id, "cut": older_than}).rowcount  # type: ignore[attr-defined]
-    return Expired(jobs=len(ids), documents=documents, batches=int(batches))
+    return Expired(jobs=len(rows), documents=documents, batches=int(batches))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.devstack.pgsys import chown, pg_account
-from scripts.devstack.procs import ServiceError, clean_env, tail
+from scripts.devstack.procs import ServiceError, clean_env, stop_popen, tail
 
 STATEMENT_TIMEOUT_MS = 30_000  # as storage.db.STATEMENT_TIMEOUT_MS (scripts may not be imported)
 
@@ -121,12 +121,6 @@ class PgBouncerServer:
     def stop(self) -> None:
         """Stop PgBouncer (SIGTERM, then SIGKILL) and delete its directory."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_popen(proc)
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 LOG_TAIL_LINES = 40
@@ -81,3 +83,28 @@ def read_pid(path: Path) -> int | None:
         return int(first)
     except (OSError, IndexError, ValueError):
         return None
+
+
+def stop_popen(proc: subprocess.Popen[bytes] | None, *, timeout: float = 10.0) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it is still running after `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def stop_pid(pid: int | None, *, timeout: float = 10.0) -> None:
+    """Stop a daemon by pid (not our child): SIGTERM, then SIGKILL after `timeout`."""
+    if pid is None or not pid_alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+        time.sleep(0.05)

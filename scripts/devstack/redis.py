@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.devstack.procs import ServiceError, pid_alive, read_pid, run_captured, tail
+from scripts.devstack.procs import (
+    ServiceError,
+    pid_alive,
+    read_pid,
+    run_captured,
+    stop_pid,
+    tail,
+)
 
 
 def redis_command(port: int, *args: str, timeout: float = 2.0) -> str:
@@ -193,13 +198,7 @@ class RedisServer:
         if pid is None:
             self.pidfile.unlink(missing_ok=True)
             return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid):
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                deadline = time.monotonic() + 5
-            time.sleep(0.05)
+        stop_pid(pid, timeout=timeout)
         self.pidfile.unlink(missing_ok=True)
 
     def restart(self, *, timeout: float = 30.0) -> None:

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.devstack.ports import free_port
-from scripts.devstack.procs import ServiceError, pid_alive, read_pid, run_captured, tail
+from scripts.devstack.procs import (
+    ServiceError,
+    read_pid,
+    run_captured,
+    stop_pid,
+    tail,
+)
 from scripts.devstack.redis import RedisServer, redis_command
 
 MASTER_NAME = "dqmaster"
@@ -67,15 +73,7 @@ class SentinelServer:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL."""
-        pid = read_pid(self.pidfile)
-        if pid is None or not pid_alive(pid):
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        stop_pid(read_pid(self.pidfile))
 
 
 @dataclass

@@ -28,6 +28,7 @@ from storage.lane_models import ProviderBatch
 from storage.lane_results import wake_budget_waiters
 from tasks.batchlane.ingest import ingest, switch_rule
 from tasks.batchlane.providers import BatchProvider, BatchRequest, ItemResult, Submitted
+from tasks.observability.heartbeat import Heartbeat
 
 log = structlog.get_logger(__name__)
 FIND_WINDOW = dt.timedelta(minutes=10)  # clock skew and the create's own duration
@@ -55,9 +56,11 @@ class Batcher:
             self.last_sweep = now
         return changed
 
-    def run_forever(self, stop: threading.Event) -> None:
+    def run_forever(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
         """Rounds until `stop` is set, sleeping `poll_s` when a round found nothing."""
         while not stop.is_set():
+            if heartbeat is not None:
+                heartbeat.beat()
             try:
                 changed = self.run_once()
             except Exception:  # one bad round (a provider or Postgres blip) must not end it

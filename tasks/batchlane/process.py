@@ -19,6 +19,7 @@ from tasks.batchlane.batcher import Batcher
 from tasks.batchlane.openai_batches import OpenAIBatches
 from tasks.batchlane.providers import BatchProvider
 from tasks.celery.app import trace_process
+from tasks.observability.heartbeat import Heartbeat
 
 log = structlog.get_logger(__name__)
 BATCHER_LOCK = 0x64715F6261746368  # pg advisory lock key: "dq_batch" in ASCII
@@ -47,7 +48,9 @@ def providers(settings: Settings) -> dict[str, BatchProvider]:
     }
 
 
-def _sole_batcher(settings: Settings, stop: threading.Event) -> psycopg.Connection[Any] | None:
+def _sole_batcher(
+    settings: Settings, stop: threading.Event, heartbeat: Heartbeat
+) -> psycopg.Connection[Any] | None:
     """Hold the batcher's advisory lock on its own connection (released when it dies).
 
     Two batchers (a rolling deploy, a second replica) would both create a batch for the same
@@ -66,6 +69,7 @@ def _sole_batcher(settings: Settings, stop: threading.Event) -> psycopg.Connecti
     conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     waited = False
     while not stop.is_set():
+        heartbeat.beat()  # waiting for the lock is alive too
         if conn.execute("SELECT pg_try_advisory_lock(%s)", (BATCHER_LOCK,)).fetchone() == (True,):
             return conn
         if not waited:
@@ -87,12 +91,13 @@ def run_forever() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    lock = _sole_batcher(settings, stop)
+    heartbeat = Heartbeat(settings.heartbeat_file)
+    lock = _sole_batcher(settings, stop, heartbeat)
     if lock is None:
         return
     log.info("batcher_started")
     try:
-        Batcher(settings=settings, providers=providers(settings)).run_forever(stop)
+        Batcher(settings=settings, providers=providers(settings)).run_forever(stop, heartbeat)
     finally:
         lock.close()
     log.info("batcher_stopped")

@@ -28,6 +28,7 @@ from tasks.errors import Paused
 from tasks.flow.connection import redis_client
 from tasks.flow.killswitch import RedisKillSwitch
 from tasks.housekeeping import service as housekeeping
+from tasks.observability.heartbeat import Heartbeat
 
 log = structlog.get_logger(__name__)
 RECONCILE_EVERY_S = 2.0
@@ -87,18 +88,33 @@ def _wait(conn: psycopg.Connection[tuple[object, ...]] | None, poll: float) -> N
         pass
 
 
+def _say_polling(poll: float) -> None:
+    # Side by side is safe: every round takes the transaction-level dispatch lock.
+    log.warning(
+        "scheduler_polling",
+        reason="DATABASE_URL names a transaction pooler and DATABASE_LISTEN_URL is not "
+        "set: no LISTEN and no leader lock; every scheduler dispatches each poll",
+        poll_interval_s=poll,
+    )
+
+
+def _stopped_by_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the loop ends after the current round."""
+    stop = threading.Event()
+
+    def _stop(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stop
+
+
 def run_forever() -> None:
     """Dispatch on NOTIFY (or every poll interval) and reconcile every few seconds."""
     settings = get_settings()
     trace_process("docqueue-scheduler")  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
-    stop = False
-
-    def _stop(_sig: int, _frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = _stopped_by_signals()
     poll = settings.app.dispatch.poll_interval_s
     direct = pooler.session_url(settings)
     conn: psycopg.Connection[tuple[object, ...]] | None = None
@@ -107,6 +123,7 @@ def run_forever() -> None:
     switch = RedisKillSwitch(client)
     recovery = Recovery.for_settings(settings, client)
     leadership = Leadership()
+    heartbeat = Heartbeat(settings.heartbeat_file)  # a standby beats too: its loop turns
     swept = threading.Event()
     # Polling (no leader lock): every scheduler sweeps; each chunk locks its rows.
     housekeeping.run_in_background(
@@ -114,14 +131,9 @@ def run_forever() -> None:
     )
     log.info("scheduler_started")
     if direct is None:
-        # Side by side is safe: every round takes the transaction-level dispatch lock.
-        log.warning(
-            "scheduler_polling",
-            reason="DATABASE_URL names a transaction pooler and DATABASE_LISTEN_URL is not "
-            "set: no LISTEN and no leader lock; every scheduler dispatches each poll",
-            poll_interval_s=poll,
-        )
-    while not stop:
+        _say_polling(poll)
+    while not stop.is_set():
+        heartbeat.beat()
         try:
             if conn is None and direct is not None:
                 conn = _listener(direct)

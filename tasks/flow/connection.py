@@ -18,11 +18,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis
+import structlog
+from redis.commands.core import Script
 from redis.sentinel import Sentinel
 
 SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379
 REPLICA_ACK_TIMEOUT_MS = 500  # a grant waits this long for a replica's acknowledgement
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,22 @@ def redis_client(url: str, **options: Any) -> redis.Redis:
 def replicas_to_ack(url: str) -> int:
     """How many replicas must acknowledge a lease grant: one under Sentinel, else none."""
     return 1 if parse_sentinel(url) is not None else 0
+
+
+def run_replicated(
+    script: Script, client: redis.Redis, *, keys: list[str], args: list[Any], replicas: int
+) -> Any:
+    """Run a lease-granting script; with `replicas`, return once that many hold its writes."""
+    if not replicas:
+        return script(keys=keys, args=args)
+    # Same connection, same round trip: WAIT covers the script's writes only there.
+    pipe = client.pipeline(transaction=False)
+    script(keys=keys, args=args, client=pipe)
+    pipe.wait(replicas, REPLICA_ACK_TIMEOUT_MS)
+    result, acked = pipe.execute()
+    if int(acked) < replicas:
+        log.warning("lease_not_replicated", replicas=replicas, acked=int(acked))
+    return result
 
 
 def celery_broker(url: str) -> tuple[str, dict[str, Any]]:

@@ -16,11 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-import structlog
 
 from schemas.config import BreakerConfig
 from tasks.flow import keys
-from tasks.flow.connection import REPLICA_ACK_TIMEOUT_MS
+from tasks.flow.connection import run_replicated
 from tasks.flow.gate.core import Entry, Exit, Stage
 from tasks.flow.lua import composed, function
 
@@ -36,9 +35,6 @@ _LEAVE = composed(
     function("bucket_correct", "bucket_refill", "bucket_correct"),
     function("breaker_record", "breaker_record"),
 )
-
-
-log = structlog.get_logger(__name__)
 
 
 def _text(value: Any) -> str:
@@ -78,26 +74,16 @@ class RedisGateBackend:
             *(per_minute, tokens),
             *(slot_token, cap, lease_ms, waiter_ms, sem.wake_prefix),
         ]
-        stage, probe, n = (int(v) for v in self._run_enter(script_keys, args))
+        entered = run_replicated(
+            self._enter, self._client, keys=script_keys, args=args, replicas=self._replicas
+        )
+        stage, probe, n = (int(v) for v in entered)
         return Entry(
             stage=Stage(stage),
             probe=probe == 1,
             wait_ms=n if stage == Stage.BUCKET else 0,
             fence=n if stage == Stage.GRANTED else 0,
         )
-
-    def _run_enter(self, script_keys: list[str], args: list[str | int | float]) -> list[Any]:
-        if not self._replicas:
-            result: list[Any] = self._enter(keys=script_keys, args=args)
-            return result
-        # Same connection, same round trip: WAIT covers the script's writes only there.
-        pipe = self._client.pipeline(transaction=False)
-        self._enter(keys=script_keys, args=args, client=pipe)
-        pipe.wait(self._replicas, REPLICA_ACK_TIMEOUT_MS)
-        entered, acked = pipe.execute()
-        if int(acked) < self._replicas:
-            log.warning("lease_not_replicated", replicas=self._replicas, acked=int(acked))
-        return list(entered)
 
     def leave(
         self,

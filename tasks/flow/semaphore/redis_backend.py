@@ -12,14 +12,12 @@ from __future__ import annotations
 from typing import Unpack
 
 import redis
-import structlog
 
 from tasks.flow import keys
-from tasks.flow.connection import REPLICA_ACK_TIMEOUT_MS
+from tasks.flow.connection import run_replicated
 from tasks.flow.lua import source
 from tasks.flow.semaphore.core import LeaseLimiter, LeaseTimings
 
-log = structlog.get_logger(__name__)
 _ACQUIRE = source("semaphore_reap", "semaphore_acquire")
 _RELEASE = source("semaphore_reap", "semaphore_release")
 _RENEW = source("semaphore_renew")
@@ -43,15 +41,9 @@ class RedisSlotBackend:
         """Join (or stay in) the line; the fence (> 0) if a slot is granted, else 0."""
         k = keys.semaphore(key)
         args: list[str | int] = [token, cap, lease_ms, waiter_ms, k.wake_prefix]
-        if not self._replicas:
-            return int(self._acquire(keys=k.script_keys, args=args))
-        # Same connection, same round trip: WAIT covers the script's writes only there.
-        pipe = self._client.pipeline(transaction=False)
-        self._acquire(keys=k.script_keys, args=args, client=pipe)
-        pipe.wait(self._replicas, REPLICA_ACK_TIMEOUT_MS)
-        fence, acked = pipe.execute()
-        if int(acked) < self._replicas:
-            log.warning("lease_not_replicated", replicas=self._replicas, acked=int(acked))
+        fence = run_replicated(
+            self._acquire, self._client, keys=k.script_keys, args=args, replicas=self._replicas
+        )
         return int(fence)
 
     def wait(self, *, key: str, token: str, timeout_s: float) -> None:

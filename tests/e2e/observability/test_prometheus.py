@@ -17,6 +17,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from scripts.devstack.ports import free_port
+from scripts.devstack.procs import stop_popen
 from tests.support.paths import REPO
 from tests.support.stacks import LiveStack, StackFactory
 from tests.support.waits import wait_for, wait_job
@@ -138,12 +139,7 @@ def prometheus(
         wait_for(lambda: _ready(url, proc, home), timeout=60)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_popen(proc, timeout=20)
 
 
 def _ready(url: str, proc: subprocess.Popen[bytes], home: Path) -> bool:

@@ -200,3 +200,20 @@ def test_the_dev_overlay_runs_one_replica_of_each_deployment_on_a_dev_image() ->
     counts = {str(r["name"]): r["count"] for r in items(kust["replicas"])}
     assert counts == {d.name: 1 for d in of_kind("Deployment", BASE)}
     assert [i["newTag"] for i in items(kust["images"])] == ["dev"]
+
+
+# The loop's longest idle wait, which the probe's limit must exceed with room to spare.
+_IDLE_S = {
+    "docqueue-scheduler": lambda c: c.dispatch.poll_interval_s,
+    "docqueue-batcher": lambda c: c.batch_lane.poll_s,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_IDLE_S))
+def test_the_scheduler_and_batcher_are_live_only_while_their_heartbeat_is_fresh(name: str) -> None:
+    (container,) = containers(named("Deployment", name, BASE))
+    argv = strings(mapping(mapping(container["livenessProbe"])["exec"])["command"])
+    assert argv[:3] == ["python", "-m", "tasks.observability.heartbeat"]
+    path, limit = argv[3], float(argv[4])
+    assert env_values(container)["HEARTBEAT_FILE"] == path  # the file the loop touches
+    assert limit >= 4 * _IDLE_S[name](_config())
