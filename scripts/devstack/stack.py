@@ -27,10 +27,12 @@ class Stack:
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = (self.run_dir / f"{name}.log").open("ab")
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.env, **(env or {}), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
             args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -100,13 +102,16 @@ class Stack:
         args = ["webhooks", "--concurrency", str(concurrency), "--name", name]
         self._spawn(name, [PY, "-m", "scripts.cli", *args])
 
-    def scheduler(self, *, name: str = "scheduler") -> None:
-        """Start a scheduler (dispatch and reconciliation; one of several leads)."""
-        self._spawn(name, [PY, "-m", "scripts.cli", "scheduler"])
+    def scheduler(self, *, name: str = "scheduler", env: dict[str, str] | None = None) -> None:
+        """Start a scheduler (dispatch and reconciliation; one of several leads).
 
-    def batcher(self) -> None:
+        `env` adds to the stack's environment for this process only.
+        """
+        self._spawn(name, [PY, "-m", "scripts.cli", "scheduler"], env)
+
+    def batcher(self, *, env: dict[str, str] | None = None) -> None:
         """Start the batch lane's batcher (pack, submit, poll provider batches)."""
-        self._spawn("batcher", [PY, "-m", "scripts.cli", "batcher"])
+        self._spawn("batcher", [PY, "-m", "scripts.cli", "batcher"], env)
 
     def flower(self, *, port: int, basic_auth: str | None = None) -> str:
         """Start Flower (`docqueue flower`: basic auth from FLOWER_BASIC_AUTH); returns its URL."""

@@ -56,11 +56,10 @@ class Batcher:
             self.last_sweep = now
         return changed
 
-    def run_forever(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
+    def run_forever(self, stop: threading.Event, heartbeat: Heartbeat) -> None:
         """Rounds until `stop` is set, sleeping `poll_s` when a round found nothing."""
         while not stop.is_set():
-            if heartbeat is not None:
-                heartbeat.beat()
+            heartbeat.beat()
             try:
                 changed = self.run_once()
             except Exception:  # one bad round (a provider or Postgres blip) must not end it

@@ -33,13 +33,9 @@ def stack(stack_factory: StackFactory) -> Iterator[LiveStack]:
         scheduler=False,
         overrides={"batch_lane": {"poll_s": 1}},
     )
-    env = made.stack.env
-    # Each process reads the stack's environment when it is spawned.
-    env["HEARTBEAT_FILE"] = str(made.stack.run_dir / "scheduler.heartbeat")
-    made.stack.scheduler()
-    env["HEARTBEAT_FILE"] = str(made.stack.run_dir / "batcher.heartbeat")
-    made.stack.batcher()
-    del env["HEARTBEAT_FILE"]
+    run_dir = made.stack.run_dir
+    made.stack.scheduler(env={"HEARTBEAT_FILE": str(run_dir / "scheduler.heartbeat")})
+    made.stack.batcher(env={"HEARTBEAT_FILE": str(run_dir / "batcher.heartbeat")})
     yield made
     made.close()
 
